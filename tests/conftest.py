@@ -19,9 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-PG_URL = os.environ.get(
-    "CCSERVER_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("CCSERVER_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CCSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -29,7 +27,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
@@ -43,6 +43,19 @@ def require_service(name: str, url: str, default_port: int) -> None:
     if IN_CI:
         pytest.fail(f"{message}; CI=true requires it (start it, see README 'Tests')")
     pytest.skip(message)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On CI both back ends are mandatory: stop at once, before any test, if one is missing."""
+    if not IN_CI:
+        return
+    missing = [
+        f"{name} at {url}"
+        for name, url, port in (("PostgreSQL", PG_URL, 5432), ("Redis", REDIS_URL, 6379))
+        if not _reachable(url, port)
+    ]
+    if missing:
+        pytest.exit(f"CI=true but not reachable: {', '.join(missing)}", returncode=3)
 
 
 def _pg_admin_dsn() -> str:

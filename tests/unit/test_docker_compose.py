@@ -1,0 +1,74 @@
+"""docker-compose.yml is for users (no Docker engine here), so keep it honest by reading it:
+every file it mounts exists, every port lines up with ccserver's config, every CCSERVER_*
+variable is a real setting, and the services ccserver's config points at are the ones defined."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from ccserver.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def _command_config_path() -> Path:
+    command = " ".join(SERVICES["ccserver"]["command"])
+    arg = command.split("--config", 1)[1].split()[0]
+    assert arg.startswith("/app/"), "the config path must be inside the mounted checkout"
+    return ROOT / arg.removeprefix("/app/")
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    env = {k: str(v) for k, v in SERVICES["ccserver"]["environment"].items()}
+    return load_settings(_command_config_path(), environ=env)
+
+
+def _published(service: str) -> set[int]:
+    return {int(str(p).split(":")[1].split("/")[0]) for p in SERVICES[service].get("ports", [])}
+
+
+def test_every_mounted_file_exists() -> None:
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+
+
+def test_ccserver_config_is_valid_and_points_at_the_compose_services() -> None:
+    s = _settings()
+    db = urlsplit(s.database.url)
+    assert db.hostname in SERVICES and db.port in _published(db.hostname)
+    assert SERVICES["postgres"]["environment"]["POSTGRES_DB"] == db.path.lstrip("/")
+    assert SERVICES["postgres"]["environment"]["POSTGRES_USER"] == db.username
+    assert s.bus.kind == "redis"
+    redis = urlsplit(s.bus.redis_url)
+    assert redis.hostname in SERVICES and redis.port in _published(redis.hostname)
+    assert s.asterisk.mode == "ami" and s.asterisk.host in SERVICES
+    assert s.asterisk.port in _published(s.asterisk.host)
+    assert s.server.port in _published("ccserver") and s.server.host == "0.0.0.0"
+
+
+def test_asterisk_manager_conf_matches_ccserver_credentials() -> None:
+    s = _settings()
+    manager = configparser.ConfigParser(strict=False, interpolation=None)
+    manager.read(ROOT / "config" / "asterisk" / "manager.conf")
+    assert manager.getboolean("general", "enabled")
+    assert manager.getint("general", "port") == s.asterisk.port
+    assert s.asterisk.username in manager.sections()
+    assert manager.get(s.asterisk.username, "secret") == s.asterisk.secret.get_secret_value()
+
+
+def test_dialplan_sends_inbound_calls_to_async_agi() -> None:
+    dialplan = (ROOT / "config" / "asterisk" / "extensions.conf").read_text()
+    assert "[from-customer]" in dialplan and "AGI(agi:async)" in dialplan
+
+
+def test_ccserver_waits_for_its_back_ends() -> None:
+    assert set(SERVICES["ccserver"]["depends_on"]) == {"postgres", "redis", "asterisk"}
