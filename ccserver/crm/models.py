@@ -102,13 +102,22 @@ def _created() -> Mapped[dt.datetime]:
 # --- customers --------------------------------------------------------------------------------
 class Customer(Base):
     __tablename__ = "customers"
+    # Pattern ops let PostgreSQL use the index for LIKE 'prefix%' under any collation.
+    __table_args__ = (
+        Index("ix_customers_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+        Index(
+            "ix_customers_last_name_key",
+            "last_name_key",
+            postgresql_ops={"last_name_key": "text_pattern_ops"},
+        ),
+    )
 
     id: Mapped[str] = _id_column()
     customer_number: Mapped[str] = mapped_column(String(20), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     # Lower-cased copies used for indexed prefix search (LIKE 'abc%').
-    name_key: Mapped[str] = mapped_column(String(200), index=True)
-    last_name_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    name_key: Mapped[str] = mapped_column(String(200))
+    last_name_key: Mapped[str | None] = mapped_column(String(100))
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     company: Mapped[str | None] = mapped_column(String(200))

@@ -18,6 +18,8 @@ down_revision: str | None = None
 branch_labels: str | None = None
 depends_on: str | None = None
 
+DEFAULT_COUNTERS = ("customer", "complaint")
+
 # Permissions are coarse names the web layer checks; admins hold every permission.
 DEFAULT_ROLES = [
     {
@@ -117,12 +119,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_customers_last_name_key"), ["last_name_key"], unique=False
+            batch_op.f("ix_customers_last_name_key"),
+            ["last_name_key"],
+            unique=False,
+            postgresql_ops={"last_name_key": "text_pattern_ops"},
         )
         batch_op.create_index(
             batch_op.f("ix_customers_merged_into_id"), ["merged_into_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_customers_name_key"), ["name_key"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_customers_name_key"),
+            ["name_key"],
+            unique=False,
+            postgresql_ops={"name_key": "text_pattern_ops"},
+        )
         batch_op.create_index(
             batch_op.f("ix_customers_owner_agent_id"), ["owner_agent_id"], unique=False
         )
@@ -547,6 +557,9 @@ def upgrade() -> None:
         sa.column("permissions", sa.JSON),
     )
     op.bulk_insert(roles, DEFAULT_ROLES)
+    # Human-number counters start at zero; services increment them with UPDATE … RETURNING.
+    counters = sa.table("counters", sa.column("name", sa.String), sa.column("value", sa.BigInteger))
+    op.bulk_insert(counters, [{"name": name, "value": 0} for name in DEFAULT_COUNTERS])
 
 
 def downgrade() -> None:
