@@ -247,6 +247,8 @@ class Agent:
 
     def _account(self, now: float) -> None:
         elapsed = now - self.state_since
+        if elapsed <= 0:
+            return  # zero-length stints would only clutter the report
         self.time_in_state[self.state] = self.time_in_state.get(self.state, 0.0) + elapsed
         if self.state is AgentState.NOT_READY and self.reason:
             self.reason_totals[self.reason] = self.reason_totals.get(self.reason, 0.0) + elapsed

@@ -1,0 +1,1 @@
+"""ACD routing core (sans-I/O). See routing.engine."""
