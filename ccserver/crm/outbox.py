@@ -1,0 +1,426 @@
+"""Durable outbox: every record the server writes reaches the main database, in order, even
+when that database is away for a while or the process restarts meanwhile (DESIGN.md §7).
+
+Flow::
+
+    put(kind, payload) --group commit--> local journal (SQLite, WAL, fsync)  -> put returns
+    drainer: journal order --batches, executemany--> main DB --commit--> delete from journal
+
+* ``put`` returns once the record is durable in the journal. Puts that arrive while the journal
+  is committing wait for the next commit together, so one fsync serves many puts.
+* The drainer writes records strictly in journal order, in batches of consecutive records
+  (one transaction per batch, one ``executemany`` per run of one kind), and deletes them from
+  the journal only after the main database committed. Handlers are idempotent on the primary
+  key, so a crash between the two replays the batch harmlessly.
+* Connectivity failures (refused, reset, locked, timeouts) are retried with capped
+  exponential back-off; one warning per outage, one info when it recovers.
+* Any other failure (constraint violation, bad value, unknown kind) is a *poison* record: the
+  batch is bisected to find it, it moves to the journal's dead-letter table with its error,
+  and the records after it carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ccserver.crm.outbox_handlers import Handler, build_handlers
+from ccserver.crm.outbox_journal import (
+    DeadLetter,
+    Journal,
+    JournalRecord,
+    OutboxClosed,
+    OutboxError,
+    encode_payload,
+)
+
+__all__ = [
+    "Backoff",
+    "DeadLetter",
+    "Outbox",
+    "OutboxClosed",
+    "OutboxError",
+    "OutboxStatus",
+    "UnknownRecordKind",
+    "is_connectivity_error",
+]
+
+log = logging.getLogger(__name__)
+
+# SQLSTATE classes that mean "the server is not there / not now", not "this row is wrong":
+# 08 connection exception, 40 transaction rollback (serialisation, deadlock), 53 insufficient
+# resources, 57 operator intervention (shutdown), 58 system error.
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+class UnknownRecordKind(OutboxError):
+    code = "outbox_unknown_kind"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def is_connectivity_error(exc: BaseException) -> bool:
+    """True when ``exc`` says the main database is unreachable or busy (retry later), False
+    when it says the record itself cannot be written (dead-letter it)."""
+    for e in _chain(exc):
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if isinstance(e, OSError | TimeoutError | sa_exc.TimeoutError | sa_exc.DisconnectionError):
+            return True
+        sqlstate = getattr(e, "sqlstate", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
+    # SQLite reports "database is locked" / "unable to open database file" as OperationalError;
+    # so does asyncpg's adapter for lost connections without a SQLSTATE.
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+class Backoff:
+    """Capped exponential back-off with full jitter (the shape of redis-py's ``Retry``)."""
+
+    def __init__(self, base: float = 0.05, cap: float = 5.0, factor: float = 2.0) -> None:
+        self.base, self.cap, self.factor = base, cap, factor
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.base * self.factor**self.attempt)
+        self.attempt += 1
+        return ceiling / 2 + random.random() * ceiling / 2
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    """What /readyz and /metrics report."""
+
+    pending: int  # records durable in the journal, not yet in the main database
+    oldest_age_s: float  # age of the oldest pending record (0 when none)
+    last_error: str | None  # last main-database error (None once recovered)
+    db_available: bool
+    dead_letters: int  # records set aside since start
+    committed: int  # records written to the main database since start
+
+
+CommitObserver = Callable[[Sequence[JournalRecord], float], None]
+
+
+@dataclass(slots=True)
+class _PendingPut:
+    kind: str
+    encoded: list[str]
+    payloads: list[dict[str, Any]]
+    created_at: float
+    put_at: float
+    future: asyncio.Future[list[int]]
+
+
+def _default_metadata() -> MetaData:
+    from ccserver.crm import models  # the CRM's declarative models, imported lazily
+
+    base = getattr(models, "Base", None)
+    md = getattr(base, "metadata", None) or getattr(models, "metadata", None)
+    if not isinstance(md, MetaData):
+        raise OutboxError("ccserver.crm.models exposes no Base.metadata for the outbox")
+    return md
+
+
+class Outbox:
+    def __init__(
+        self,
+        main_engine: AsyncEngine,
+        journal_path: str | Path,
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+        batch_size: int = 5000,
+        flush_interval: float = 0.002,
+        backoff: Backoff | None = None,
+        on_commit: CommitObserver | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.engine = main_engine
+        self.journal = Journal(journal_path)
+        self.handlers: dict[str, Handler] = dict(
+            handlers if handlers is not None else build_handlers(_default_metadata())
+        )
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.backoff = backoff or Backoff()
+        self.on_commit = on_commit
+
+        self._puts: list[_PendingPut] = []
+        self._put_wakeup = asyncio.Event()
+        self._queue: deque[JournalRecord] = deque()  # journaled, not yet in the main DB
+        self._queue_wakeup = asyncio.Event()
+        self._stop_wakeup = asyncio.Event()
+        self._tickets = 0  # records accepted so far (put order)
+        self._done = 0  # records finished (committed, dead-lettered or failed to journal)
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._accepting = False
+        self._stopping = False
+        self._db_available = True
+        self._last_error: str | None = None
+        self._outage_started: float | None = None
+        self._committed = 0
+        self._dead = 0
+
+    # --- life cycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the journal, queue what a previous run left in it, start the background tasks."""
+        await self.journal.open()
+        leftover = await self.journal.load_pending()
+        self._queue.extend(leftover)
+        self._tickets += len(leftover)
+        if leftover:
+            log.info("outbox: %d records left from a previous run will be written", len(leftover))
+            self._queue_wakeup.set()
+        self._accepting = True
+        self._tasks = [
+            asyncio.create_task(self._journal_writer(), name="outbox-journal-writer"),
+            asyncio.create_task(self._drainer(), name="outbox-drainer"),
+        ]
+
+    async def close(self, deadline: float = 10.0) -> bool:
+        """Stop accepting puts and drain to the main database for at most ``deadline`` seconds.
+
+        Returns True when everything was written; False leaves the rest in the journal for the
+        next start (nothing is lost either way)."""
+        if not self._tasks:
+            await self.journal.close()
+            return True
+        self._accepting = False
+        drained = True
+        try:
+            async with asyncio.timeout(deadline):
+                await self.flush()
+        except TimeoutError:
+            drained = False
+            log.warning("outbox: closing with %d records still in the journal", len(self._queue))
+        self._stopping = True
+        self._stop_wakeup.set()
+        self._put_wakeup.set()
+        self._queue_wakeup.set()
+        # The tasks notice _stopping at their next safe point (between transactions); give
+        # them a moment, then cancel one stuck in a hung connection.
+        _done, still_running = await asyncio.wait(self._tasks, timeout=max(1.0, deadline / 10))
+        for task in still_running:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for _target, fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(OutboxClosed("the outbox closed before the records were written"))
+        self._waiters.clear()
+        await self.journal.close()
+        return drained
+
+    # --- writing ---------------------------------------------------------------------------
+    async def put(self, kind: str, payload: dict[str, Any]) -> int:
+        """Append one record; returns its journal sequence number once it is durable.
+
+        The payload must be JSON-serialisable (datetimes, dates, decimals, UUIDs and enums
+        are encoded) and must not be mutated after the call."""
+        seqs = await self._enqueue(kind, [payload])
+        return seqs[0]
+
+    async def put_many(self, kind: str, payloads: Sequence[dict[str, Any]]) -> list[int]:
+        """Append several records of one kind in order; one durable commit for all."""
+        if not payloads:
+            return []
+        return await self._enqueue(kind, list(payloads))
+
+    async def _enqueue(self, kind: str, payloads: list[dict[str, Any]]) -> list[int]:
+        if not self._accepting:
+            raise OutboxClosed("the outbox is not accepting writes (not started or closing)")
+        if kind not in self.handlers:
+            raise UnknownRecordKind(
+                f"no outbox handler for record kind {kind!r}", details={"kind": kind}
+            )
+        encoded = [encode_payload(p) for p in payloads]  # a TypeError surfaces here, not later
+        fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._puts.append(_PendingPut(kind, encoded, payloads, time.time(), time.monotonic(), fut))
+        self._tickets += len(payloads)
+        self._put_wakeup.set()
+        return await fut
+
+    async def _journal_writer(self) -> None:
+        while True:
+            await self._put_wakeup.wait()
+            self._put_wakeup.clear()
+            if not self._puts:
+                if self._stopping:
+                    return
+                continue
+            batch, self._puts = self._puts, []
+            rows = [(p.kind, line, p.created_at) for p in batch for line in p.encoded]
+            try:
+                seqs = await self.journal.append(rows)
+            except Exception as exc:  # disk full, I/O error: the puts fail, loudly
+                log.error("outbox: journal append failed: %s", exc)
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(OutboxError(f"journal append failed: {exc}"))
+                self._finish(sum(len(p.payloads) for p in batch))
+                continue
+            it = iter(seqs)
+            for p in batch:
+                mine = list(itertools.islice(it, len(p.payloads)))
+                for seq, payload in zip(mine, p.payloads, strict=True):
+                    self._queue.append(JournalRecord(seq, p.kind, payload, p.created_at, p.put_at))
+                if not p.future.done():
+                    p.future.set_result(mine)
+            self._queue_wakeup.set()
+
+    # --- draining --------------------------------------------------------------------------
+    async def _drainer(self) -> None:
+        while True:
+            if not self._queue:
+                if self._stopping:
+                    return
+                self._queue_wakeup.clear()
+                await self._queue_wakeup.wait()
+                continue
+            if len(self._queue) < self.batch_size and self.flush_interval > 0:
+                # Let a few more puts land so the batch is worth a transaction.
+                await asyncio.sleep(self.flush_interval)
+            batch = list(itertools.islice(self._queue, self.batch_size))
+            try:
+                await self._write_isolating(batch)
+            except Exception as exc:  # connectivity: keep everything, back off, retry
+                self._note_outage(exc)
+                if self._stopping:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_wakeup.wait(), self.backoff.next_delay())
+                continue
+            self._note_available()
+
+    async def _write_isolating(self, records: list[JournalRecord]) -> None:
+        """Write ``records`` in one transaction; if that fails for a reason other than
+        connectivity, bisect to set the poison record(s) aside and write the rest in order.
+        Raises only connectivity errors."""
+        try:
+            await self._write(records)
+        except Exception as exc:
+            if is_connectivity_error(exc):
+                raise
+            if len(records) == 1:
+                await self._dead_letter(records[0], exc)
+                return
+            mid = len(records) // 2
+            await self._write_isolating(records[:mid])
+            await self._write_isolating(records[mid:])
+            return
+        committed_at = time.monotonic()
+        await self.journal.delete_through(records[-1].seq)
+        for _ in records:
+            self._queue.popleft()
+        self._committed += len(records)
+        self._finish(len(records))
+        if self.on_commit is not None:
+            self.on_commit(records, committed_at)
+
+    async def _write(self, records: list[JournalRecord]) -> None:
+        for r in records:
+            if r.kind not in self.handlers:  # e.g. a journal left by a newer version
+                raise UnknownRecordKind(f"no outbox handler for record kind {r.kind!r}")
+        async with self.engine.begin() as conn:
+            for kind, run in itertools.groupby(records, key=lambda r: r.kind):
+                await self.handlers[kind](conn, [r.payload for r in run])
+
+    async def _dead_letter(self, record: JournalRecord, exc: BaseException) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.error(
+            "outbox: record %d (%s) set aside as dead letter: %s", record.seq, record.kind, error
+        )
+        await self.journal.move_to_dead_letter([(record, error)])
+        self._queue.popleft()
+        self._dead += 1
+        self._finish(1)
+
+    def _note_outage(self, exc: BaseException) -> None:
+        self._last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if self._db_available:
+            self._db_available = False
+            self._outage_started = time.monotonic()
+            log.warning(
+                "outbox: main database unavailable, keeping writes in the journal and retrying: %s",
+                self._last_error,
+            )
+
+    def _note_available(self) -> None:
+        self.backoff.reset()
+        if not self._db_available:
+            self._db_available = True
+            down = time.monotonic() - (self._outage_started or time.monotonic())
+            log.info(
+                "outbox: main database is back after %.1f s; %d records pending",
+                down,
+                len(self._queue),
+            )
+            self._last_error = None
+
+    # --- waiting and status ----------------------------------------------------------------
+    def _finish(self, n: int) -> None:
+        self._done += n
+        still: list[tuple[int, asyncio.Future[None]]] = []
+        for target, fut in self._waiters:
+            if self._done >= target:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                still.append((target, fut))
+        self._waiters = still
+
+    async def flush(self) -> None:
+        """Wait until every record put before this call is in the main database (or set
+        aside as a dead letter). Bound it with ``asyncio.timeout`` where needed."""
+        target = self._tickets
+        if self._done >= target:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, fut))
+        try:
+            await fut
+        finally:
+            if fut.cancelled():  # the caller gave up (timeout / cancel): drop its waiter
+                self._waiters = [(t, f) for t, f in self._waiters if f is not fut]
+
+    def status(self) -> OutboxStatus:
+        oldest = time.time() - self._queue[0].created_at if self._queue else 0.0
+        return OutboxStatus(
+            pending=len(self._queue),
+            oldest_age_s=max(0.0, oldest),
+            last_error=self._last_error,
+            db_available=self._db_available,
+            dead_letters=self._dead,
+            committed=self._committed,
+        )
+
+    async def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        return await self.journal.dead_letters(limit)

@@ -1,0 +1,262 @@
+"""The outbox's local journal: an append-only SQLite file that survives the main database.
+
+Why a separate local file: when the main database is PostgreSQL and it goes away, a write the
+server has acknowledged must still survive a process restart, so it has to be on local disk.
+SQLite in WAL mode with ``synchronous=FULL`` gives a crash-safe append for the price of one
+fsync per transaction; the outbox pays that price once per *group* of puts (group commit).
+
+All SQLite work runs on one dedicated thread: the stdlib ``sqlite3`` module blocks, and one
+thread keeps the connection's use strictly serial without locks of our own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import decimal
+import enum
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ccserver.errors import CcserverError, StoreUnavailable
+
+
+class OutboxError(CcserverError):
+    """Root of the outbox's own errors."""
+
+    code = "outbox_error"
+
+
+class OutboxClosed(StoreUnavailable):
+    """A put arrived after close() (or before start()): the write was not accepted."""
+
+    code = "outbox_closed"
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    seq        INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    failed_at  REAL NOT NULL,
+    error      TEXT NOT NULL
+);
+"""
+
+
+def _json_default(value: Any) -> Any:
+    """Encode the non-JSON types record payloads commonly carry (timestamps, money, ids)."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"outbox payload value of type {type(value).__name__} is not serialisable")
+
+
+def encode_payload(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(slots=True)
+class JournalRecord:
+    """One journaled write. ``put_at`` is the monotonic time of the put (for commit lag)."""
+
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    created_at: float  # wall-clock time of the put (survives restarts, for oldest_age_s)
+    put_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    created_at: float
+    failed_at: float
+    error: str
+
+
+class Journal:
+    """Append / read / delete on the local journal file; every method is a coroutine that runs
+    its SQLite work on the journal's own thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    # --- life cycle ------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._executor is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-journal")
+        await self._run(self._open_sync)
+
+    def _open_sync(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk when it returns, so an acknowledged put survives a crash.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        try:
+            await self._run(self._close_sync)
+        finally:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _close_sync(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        if self._executor is None:
+            raise OutboxClosed("the outbox journal is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise OutboxClosed("the outbox journal is not open")
+        return self._conn
+
+    # --- append (group commit) ---------------------------------------------------------------
+    async def append(self, entries: Sequence[tuple[str, str, float]]) -> list[int]:
+        """Append ``(kind, encoded_payload, created_at)`` rows in one transaction; return
+        their sequence numbers, in order."""
+        result: list[int] = await self._run(self._append_sync, entries)
+        return result
+
+    def _append_sync(self, entries: Sequence[tuple[str, str, float]]) -> list[int]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Number the rows ourselves (past the highest ever used, which sqlite_sequence
+            # keeps even after deletes) so the caller gets every seq without a row-by-row
+            # round trip; numbers are never reused, dead letters keep theirs.
+            cur = db.execute("SELECT MAX(seq) FROM journal")
+            (last,) = cur.fetchone()
+            cur = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'")
+            row = cur.fetchone()
+            first = max(int(last or 0), int(row[0]) if row else 0) + 1
+            seqs = list(range(first, first + len(entries)))
+            db.executemany(
+                "INSERT INTO journal (seq, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+                [(s, k, p, c) for s, (k, p, c) in zip(seqs, entries, strict=True)],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return seqs
+
+    # --- read back (recovery after a restart) --------------------------------------------
+    async def load_pending(self) -> list[JournalRecord]:
+        result: list[JournalRecord] = await self._run(self._load_sync)
+        return result
+
+    def _load_sync(self) -> list[JournalRecord]:
+        now = time.monotonic()
+        wall = time.time()
+        rows = (
+            self._db()
+            .execute("SELECT seq, kind, payload, created_at FROM journal ORDER BY seq")
+            .fetchall()
+        )
+        # put_at is reconstructed from the wall-clock age so commit lag stays meaningful.
+        return [
+            JournalRecord(int(s), str(k), json.loads(p), float(c), now - max(0.0, wall - c))
+            for s, k, p, c in rows
+        ]
+
+    async def count(self) -> int:
+        result: int = await self._run(
+            lambda: int(self._db().execute("SELECT COUNT(*) FROM journal").fetchone()[0])
+        )
+        return result
+
+    # --- delete after the main database committed -----------------------------------------
+    async def delete_through(self, seq: int) -> None:
+        """Forget every record up to and including ``seq`` (they are in the main database)."""
+        await self._run(self._delete_sync, seq)
+
+    def _delete_sync(self, seq: int) -> None:
+        db = self._db()
+        db.execute("DELETE FROM journal WHERE seq <= ?", (seq,))
+
+    # --- dead letters -------------------------------------------------------------------------
+    async def move_to_dead_letter(self, records: Iterable[tuple[JournalRecord, str]]) -> None:
+        await self._run(self._dead_sync, list(records))
+
+    def _dead_sync(self, records: list[tuple[JournalRecord, str]]) -> None:
+        db = self._db()
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT OR REPLACE INTO dead_letter (seq, kind, payload, created_at, failed_at,"
+                " error) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (r.seq, r.kind, encode_payload(r.payload), r.created_at, now, err)
+                    for r, err in records
+                ],
+            )
+            db.executemany("DELETE FROM journal WHERE seq = ?", [(r.seq,) for r, _ in records])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        result: list[DeadLetter] = await self._run(self._dead_list_sync, limit)
+        return result
+
+    def _dead_list_sync(self, limit: int) -> list[DeadLetter]:
+        rows = (
+            self._db()
+            .execute(
+                "SELECT seq, kind, payload, created_at, failed_at, error FROM dead_letter"
+                " ORDER BY seq LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
+        return [
+            DeadLetter(int(s), str(k), json.loads(p), float(c), float(f), str(e))
+            for s, k, p, c, f, e in rows
+        ]
+
+    async def dead_letter_count(self) -> int:
+        result: int = await self._run(
+            lambda: int(self._db().execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
+        )
+        return result
