@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
 from types import TracebackType
@@ -76,7 +76,7 @@ class SmtpRelayTransport:
         return str(reply)
 
 
-StatusListener = Callable[[Delivery], None]
+StatusListener = Callable[[Delivery], Awaitable[None]]
 
 
 def envelope_recipients(msg: EmailMessage) -> tuple[str, ...]:
@@ -105,7 +105,7 @@ class OutboundMailer:
             settings.max_attempts,
         )
         self._clock = clock
-        self._on_status = on_status
+        self.on_status = on_status
         self._jitter = jitter
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -133,7 +133,7 @@ class OutboundMailer:
         await self.aclose()
 
     # --- API -----------------------------------------------------------------------------
-    def submit(
+    async def submit(
         self,
         msg: EmailMessage,
         message_id: str,
@@ -155,7 +155,7 @@ class OutboundMailer:
             kind=kind,
         )
         self.queue.add(delivery, self._clock())
-        self._notify(delivery)
+        await self._notify(delivery)
         self._idle.clear()
         self._wake.set()
         return delivery
@@ -163,9 +163,9 @@ class OutboundMailer:
     def status(self, message_id: str) -> DeliveryStatus:
         return self.queue.get(message_id).status
 
-    def retry_now(self, message_id: str) -> Delivery:
+    async def retry_now(self, message_id: str) -> Delivery:
         d = self.queue.requeue(message_id, self._clock())
-        self._notify(d)
+        await self._notify(d)
         self._idle.clear()
         self._wake.set()
         return d
@@ -181,10 +181,10 @@ class OutboundMailer:
         pairs = getaddresses([str(v) for v in msg.get_all("From", [])])
         return pairs[0][1] if pairs else ""
 
-    def _notify(self, delivery: Delivery) -> None:
-        if self._on_status is not None:
+    async def _notify(self, delivery: Delivery) -> None:
+        if self.on_status is not None:
             try:
-                self._on_status(delivery)
+                await self.on_status(delivery)
             except Exception:  # a broken listener must not stop deliveries
                 log.exception("email delivery status listener failed")
 
@@ -201,7 +201,7 @@ class OutboundMailer:
             log.exception("email %s: unexpected send failure", d.id)
         else:
             self.queue.succeeded(d, self._clock(), reply)
-        self._notify(d)
+        await self._notify(d)
 
     async def _run(self) -> None:
         while True:
