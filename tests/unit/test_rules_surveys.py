@@ -23,9 +23,9 @@ from ccserver.errors import ConfigError
 def test_score_ranges(kind: str, good: list[int], bad: list[object]) -> None:
     for value in good:
         assert sv.check_score(kind, value) == value
-    for value in bad:
+    for wrong in bad:
         with pytest.raises(InvalidSurveyAnswer):
-            sv.check_score(kind, value)
+            sv.check_score(kind, wrong)
 
 
 def test_validate_response() -> None:

@@ -360,14 +360,13 @@ def parse_resolution_followup(
         outline = parse_outline(raw_outline, source, f"{path}.outline")
     else:
         raise cv.fail(source, f"{path}.outline", "must be an array of tables")
-    window = data.get("window_hours", 8.0)
+    # TOML has no null: window_hours = 0 means "no time window".
+    window = cv.number(data, "window_hours", source, path, 8.0, minimum=0)
     return ResolutionFollowUpPolicy(
         enabled=cv.boolean(data, "enabled", source, path, True),
         delay_hours=cv.number(data, "delay_hours", source, path, 48.0, minimum=0),
         channel=channel,
         purpose=cv.text(data, "purpose", source, path, "complaint_resolution_check"),
-        window_hours=None
-        if window is None
-        else cv.number(data, "window_hours", source, path, minimum=0.1),
+        window_hours=window or None,
         outline=outline,
     )
