@@ -18,8 +18,11 @@ class IvrConfigError(ConfigError):
     code = "ivr_config_invalid"
 
     def __init__(self, file: str, node: str | None, key: str | None, problem: str) -> None:
-        where = "[flow]" if node is None else f"node {node!r}"
-        head = f"{file}: {where}"
+        head = file
+        if node is not None:
+            head += f": node {node!r}"
+        elif key is not None:
+            head += ": [flow]"
         if key is not None:
             head += f": key {key!r}"
         super().__init__(
