@@ -23,6 +23,7 @@ from openpyxl import Workbook
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_SHEET_TITLE = 31
+_BAD_TITLE_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 
 def columns_of(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -86,7 +87,9 @@ def to_xlsx(
     rows = list(rows)
     cols = list(columns) if columns is not None else columns_of(rows)
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=sheet_name[:MAX_SHEET_TITLE] or "report")
+    sheet = workbook.create_sheet(
+        title=sheet_name.translate(_BAD_TITLE_CHARS)[:MAX_SHEET_TITLE] or "report"
+    )
     sheet.append([_safe_text(c) for c in cols])
     for row in rows:
         sheet.append([_xlsx_cell(row.get(c)) for c in cols])
