@@ -80,9 +80,12 @@ class _Conn:
 
 
 class Hub:
-    def __init__(self, bus: EventBus, backend: HubBackend, limits: HubLimits | None = None) -> None:
-        self.bus = bus
-        self.backend = backend
+    def __init__(
+        self, bus: EventBus | None, backend: HubBackend | None, limits: HubLimits | None = None
+    ) -> None:
+        # Attached when the bus and the contact center have started (see app.py).
+        self._bus = bus
+        self._backend = backend
         self.limits = limits or HubLimits()
         self._by_topic: dict[str, set[_Conn]] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
@@ -93,6 +96,24 @@ class Hub:
         self.frames_sent = 0
         self.on_count: Callable[[str, int], None] = lambda role, delta: None
         self.on_reject: Callable[[str], None] = lambda reason: None
+
+    @property
+    def bus(self) -> EventBus:
+        assert self._bus is not None, "hub used before the bus started"
+        return self._bus
+
+    @bus.setter
+    def bus(self, value: EventBus) -> None:
+        self._bus = value
+
+    @property
+    def backend(self) -> HubBackend:
+        assert self._backend is not None, "hub used before the contact center started"
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: HubBackend) -> None:
+        self._backend = value
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -362,10 +383,8 @@ def _id_key(event_id: str) -> tuple[int, int]:
 HUB = web.AppKey("hub", Hub)
 
 
-def setup_hub(app: web.Application, hub: Hub) -> None:
-    app[HUB] = hub
+def setup_hub_metrics(app: web.Application, hub: Hub) -> None:
     metrics = app.get(METRICS)
     if metrics is not None:
         hub.on_count = lambda role, d: metrics.ws_connections.labels(role).inc(d)
         hub.on_reject = lambda reason: metrics.ws_rejected.labels(reason).inc()
-    app.router.add_get("/ws", hub.handle)

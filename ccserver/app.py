@@ -1,0 +1,235 @@
+"""The composition root: the one module that knows every part and wires them from Settings.
+
+Every long-lived resource is an aiohttp ``cleanup_ctx`` generator, so start-up order is
+explicit and shutdown runs in reverse: stop accepting (aiohttp), close consoles, stop the
+voice link, drain the outbox (finish writes), close the bus and the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ccserver.bus import EventBus, InMemoryBus
+from ccserver.crm.database import create_engine, ping, session_factory
+from ccserver.crm.migrate import upgrade_engine
+from ccserver.crm.outbox import Outbox
+from ccserver.logs import configure_logging, get_logger
+from ccserver.settings import Settings
+from ccserver.web import auth, health
+from ccserver.web.errors import error_middleware
+from ccserver.web.hub import HUB, Hub
+from ccserver.web.metrics import METRICS, Metrics, metrics_middleware
+from ccserver.web.sessions import SessionCodec, load_or_create_secret
+from ccserver.web.throttle import LoginThrottle
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Services:
+    """Shared objects the web layer and the runtime use; filled in as each part starts."""
+
+    settings: Settings
+    engine: AsyncEngine | None = None
+    sessions: async_sessionmaker[AsyncSession] | None = None
+    outbox: Outbox | None = None
+    bus: EventBus | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def require_sessions(self) -> async_sessionmaker[AsyncSession]:
+        assert self.sessions is not None, "database not started"
+        return self.sessions
+
+    def require_bus(self) -> EventBus:
+        assert self.bus is not None, "bus not started"
+        return self.bus
+
+    def require_outbox(self) -> Outbox:
+        assert self.outbox is not None, "outbox not started"
+        return self.outbox
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def _make_bus(settings: Settings) -> EventBus:
+    if settings.bus.kind == "redis":
+        from ccserver.bus.redis_streams import RedisBus
+
+        return RedisBus(settings.bus.redis_url, history_maxlen=settings.bus.stream_maxlen)
+    return InMemoryBus(history_maxlen=min(settings.bus.stream_maxlen, 10_000))
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    settings = services.settings
+    settings.server.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    if settings.database.migrate_on_start:
+        await upgrade_engine(engine)
+        log.info("database migrated", url=engine.url.render_as_string(hide_password=True))
+    services.engine = engine
+    services.sessions = session_factory(engine)
+    app[health.PROBES]["database"] = lambda: ping(engine)
+    yield
+    await engine.dispose()
+
+
+async def _outbox(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    assert services.engine is not None
+    outbox = Outbox(services.engine, services.settings.outbox_journal)
+    await outbox.start()
+    services.outbox = outbox
+    metrics = app[METRICS]
+
+    def status() -> dict[str, object]:
+        st = outbox.status()
+        metrics.outbox_pending.set(st.pending)
+        return {
+            "pending": st.pending,
+            "oldest_age_s": round(st.oldest_age_s, 3),
+            "db_available": st.db_available,
+            "dead_letters": st.dead_letters,
+        }
+
+    app[health.STATUS_PROVIDERS]["outbox"] = status
+    yield
+    # Finish writes: drain what is journaled before the database closes (bounded wait).
+    await outbox.close()
+
+
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    bus = _make_bus(services.settings)
+    await bus.start()
+    services.bus = bus
+    app[health.PROBES]["bus"] = bus.ping
+    yield
+    await bus.close()
+
+
+async def _contact_center(app: web.Application) -> AsyncIterator[None]:
+    """Routing engine + live contact center + WebSocket hub (consoles and wallboards)."""
+    from functools import partial
+
+    from ccserver.runtime.contact_center import ContactCenter
+    from ccserver.runtime.contacts_writer import ContactsWriter
+    from ccserver.runtime.screen_pop import build_screen_pop
+    from ccserver.web.hub import setup_hub_metrics
+    from ccserver.web.routes_console import CONTACT_CENTER
+    from routing.config import load_routing_config
+    from routing.engine import RoutingEngine
+
+    services = app[SERVICES]
+    settings = services.settings
+    engine = RoutingEngine(load_routing_config(settings.paths.routing))
+    cc = ContactCenter(
+        engine,
+        services.require_bus(),
+        ContactsWriter(services.require_outbox()),
+        partial(build_screen_pop, services.require_sessions()),
+        dispositions=tuple(d.code for d in settings.wrap_up.dispositions),
+        disposition_required=settings.wrap_up.disposition_required,
+    )
+    app[CONTACT_CENTER] = cc
+    hub = app[HUB]
+    hub.bus, hub.backend = services.require_bus(), cc
+    setup_hub_metrics(app, hub)
+    await cc.start()
+    await hub.start()
+    yield
+    await hub.close()
+    await cc.close()
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.server.max_body_bytes,
+        middlewares=[metrics_middleware, error_middleware, auth.auth_middleware],
+    )
+    services = Services(settings)
+    app[SERVICES] = services
+    app[METRICS] = Metrics.create()
+    app[health.PROBES] = {}
+    app[health.STATUS_PROVIDERS] = {}
+    secret = load_or_create_secret(settings.server.data_dir / "secret_key")
+    app[auth.AUTH] = auth.AuthConfig(
+        codec=SessionCodec(secret),
+        directory=_LazyDirectory(services),
+        throttle=LoginThrottle(
+            settings.security.login_max_attempts, settings.security.login_window_s
+        ),
+        session_ttl_s=settings.security.session_ttl_s,
+        cookie_secure=settings.server.cookie_secure,
+    )
+    app.cleanup_ctx.extend([_database, _outbox, _bus, _contact_center])
+    app[HUB] = Hub(None, None)  # bus and backend are attached when the contact center starts
+    app.router.add_get("/ws", app[HUB].handle)
+    health.add_routes(app)
+    auth.add_routes(app)
+    from ccserver.web import routes
+
+    routes.install(app)
+    return app
+
+
+class _LazyDirectory:
+    """The user directory over the CRM users table; the session factory exists only once the
+    database context has started, so look it up per call."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def _dir(self) -> auth.UserDirectory:
+        from ccserver.web.user_directory import CrmUserDirectory
+
+        return CrmUserDirectory(self._services.require_sessions())
+
+    async def get_user(self, user_id: str) -> auth.UserRecord | None:
+        return await self._dir().get_user(user_id)
+
+    async def authenticate(self, username: str, password: str) -> auth.UserRecord | None:
+        return await self._dir().authenticate(username, password)
+
+    async def verify_token(self, token: str) -> tuple[auth.UserRecord, frozenset[str]] | None:
+        return await self._dir().verify_token(token)
+
+    async def touch_login(self, user_id: str) -> None:
+        await self._dir().touch_login(user_id)
+
+
+def serve(settings: Settings, *, seed_demo_if_empty: bool = False) -> None:
+    """Run the server until SIGINT/SIGTERM (aiohttp handles both: stop accepting, run the
+    cleanup contexts in reverse, close sockets)."""
+    configure_logging(settings.logging.level, settings.logging.format)
+    app = build_app(settings)
+    if seed_demo_if_empty:
+        from ccserver.seed import seed_demo_if_empty as seed
+
+        app.on_startup.append(seed)
+    started = time.time()
+    app.on_startup.append(lambda _app: _log_ready(settings, started))
+    web.run_app(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        shutdown_timeout=settings.server.shutdown_timeout_s,
+        print=None,
+        access_log=None,
+    )
+
+
+async def _log_ready(settings: Settings, started: float) -> None:
+    log.info(
+        "ccserver listening",
+        url=f"http://{settings.server.host}:{settings.server.port}/",
+        console=f"http://{settings.server.host}:{settings.server.port}/console",
+        startup_s=round(time.time() - started, 2),
+    )

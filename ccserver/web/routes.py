@@ -1,0 +1,11 @@
+"""Every HTTP route of the application, in one list (the pages, the API, the channels)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ccserver.web import routes_console
+
+
+def install(app: web.Application) -> None:
+    routes_console.add_routes(app)
