@@ -1,0 +1,637 @@
+"""The routing engine: who gets which task, when. Sans-I/O: every call takes ``now``.
+
+Decision rounds keep one invariant after every public call: no task waits while an agent
+who serves one of its queues, has its skills and has free capacity for its channel is
+ready (sticky tasks wait for their agent until the sticky window ends). Two moves restore
+it: a task that becomes routable looks for an agent (:meth:`_route_task`), and an agent
+who gains capacity looks for the best task across its queues (:meth:`_feed_agent`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+from agents import Agent, AgentProfile, Presence, WorkPhase
+from ccserver.domain import CAPACITY_CHANNEL
+from routing.config import QueueConfig, RoutingConfig, WideningStep, parse_routing_config
+from routing.errors import (
+    DuplicateAgent,
+    DuplicateTask,
+    NotConnected,
+    NotOffered,
+    RoutingConfigError,
+    UnknownAgent,
+    UnknownQueue,
+    UnknownTask,
+)
+from routing.pools import Pool, has_skills, make_pool
+from routing.reporting import ReportingMixin
+from routing.stats import QueueStats
+from routing.task import (
+    AfterHours,
+    AgentStateChanged,
+    AgentTimeout,
+    Decision,
+    Offer,
+    OfferRevoked,
+    Overflow,
+    QueueFull,
+    Requeue,
+    Task,
+    Widened,
+    WorkDropped,
+)
+from routing.timers import Timer, TimerHeap
+from routing.waiting import QueueWaiting, TaskEntry
+
+WAITING_STATES = frozenset({"waiting", "sticky"})
+
+
+class RoutingEngine(ReportingMixin):
+    def __init__(self, config: RoutingConfig) -> None:
+        self.config = config
+        self._agents: dict[str, Agent] = {}
+        self._tasks: dict[str, TaskEntry] = {}
+        self._waiting: dict[str, QueueWaiting] = {q: QueueWaiting() for q in config.queues}
+        self._count: dict[str, int] = dict.fromkeys(config.queues, 0)  # waiting, by home queue
+        self._pools: dict[tuple[str, str], Pool] = {}
+        self._member: dict[str, set[tuple[str, str]]] = {}
+        self._queue_agents: dict[str, set[str]] = {}
+        self._sticky: dict[str, dict[str, TaskEntry]] = {}
+        self._timers = TimerHeap()
+        self._seq = itertools.count()
+        self._gen = 0  # config generation: timers from an older config are ignored
+        self._stats: dict[str, QueueStats] = {
+            q: self._new_stats(c) for q, c in config.queues.items()
+        }
+
+    # === tasks ==========================================================================
+    def submit(self, task: Task, now: float) -> list[Decision]:
+        """A task enters its queue. Returns an Offer, AfterHours, QueueFull… or nothing."""
+        if task.id in self._tasks:
+            raise DuplicateTask(f"task {task.id} is already routed", details={"task_id": task.id})
+        cfg = self._queue(task.queue)
+        out: list[Decision] = []
+        queue = task.queue
+        for _ in range(len(self.config.queues) + 1):  # bounded: redirects cannot loop forever
+            cfg = self.config.queues[queue]
+            if not cfg.hours.is_open(now):
+                act = cfg.after_hours
+                out.append(AfterHours(task.id, queue, act.action, act.target))
+            elif cfg.max_length is not None and self._count[queue] >= cfg.max_length:
+                act = cfg.overflow
+                out.append(QueueFull(task.id, queue, act.action, act.target))
+            else:
+                break
+            if act.action != "queue" or act.target is None:
+                return out
+            queue = act.target
+        else:
+            return out
+        entry = TaskEntry(
+            task=task, queue=queue, queues=[queue], skills={}, priority=0,
+            capacity_key=CAPACITY_CHANNEL[task.channel], seq=next(self._seq), enqueued_at=now,
+        )  # fmt: skip
+        self._tasks[task.id] = entry
+        self._enter_queue(entry, cfg, now)
+        if task.preferred_agent_id and cfg.sticky_seconds > 0:
+            entry.sticky_agent = task.preferred_agent_id
+            entry.sticky_until = now + cfg.sticky_seconds
+            self._timers.push(entry.sticky_until, "sticky", task.id, entry.sticky_until)
+        out.extend(self._make_routable(entry, now))
+        return out
+
+    def cancel(self, task_id: str, now: float, reason: str = "abandoned") -> list[Decision]:
+        """The task leaves before being answered (caller hung up, took a callback…)."""
+        entry = self._task(task_id)
+        if entry.state in ("connected", "wrap_up"):
+            raise NotOffered(f"task {task_id} is already answered; use end/complete")
+        stats = self._stats[entry.queue]
+        if reason == "abandoned":
+            stats.abandoned(now, now - entry.enqueued_at)
+        out: list[Decision] = []
+        agent = self._agents.get(entry.agent_id or "")
+        if entry.state == "offered" and agent is not None:
+            agent.revoke(task_id, now)
+            out.append(OfferRevoked(task_id, agent.id, reason))
+        self._forget(entry)
+        if agent is not None:
+            out.extend(self._agent_moved(agent, now))
+        return out
+
+    def accept(self, task_id: str, agent_id: str, now: float) -> list[Decision]:
+        entry, agent = self._offered(task_id, agent_id)
+        agent.accept(task_id, now)
+        entry.state, entry.answered_at = "connected", now
+        self._stats[entry.queue].answered(now, now - entry.enqueued_at)
+        return []
+
+    def reject(self, task_id: str, agent_id: str, now: float) -> list[Decision]:
+        """The agent declined: agent goes RONA, the task goes back to the head of its queue."""
+        entry, agent = self._offered(task_id, agent_id)
+        agent.reject(task_id, now)
+        out = self._agent_moved(agent, now)
+        return out + self._requeue(entry, now, "rejected")
+
+    def end(self, task_id: str, agent_id: str, now: float) -> list[Decision]:
+        """Conversation over; the agent's wrap-up timer starts."""
+        entry, agent = self._held(task_id, agent_id, ("connected",))
+        deadline = agent.end(task_id, now)
+        entry.state = "wrap_up"
+        self._timers.push(deadline, "wrap", task_id, deadline)
+        return []
+
+    def complete(self, task_id: str, agent_id: str, now: float) -> list[Decision]:
+        """Wrap-up done (ends the conversation first if still connected)."""
+        entry, agent = self._held(task_id, agent_id, ("connected", "wrap_up"))
+        if entry.state == "connected":
+            self.end(task_id, agent_id, now)
+        return self._finish(entry, agent, now, timed_out=False)
+
+    # === agents =========================================================================
+    def agent_login(
+        self, profile: AgentProfile, now: float, *, ready: bool = False
+    ) -> list[Decision]:
+        old = self._agents.get(profile.id)
+        if old is not None and old.presence is not Presence.LOGGED_OUT:
+            raise DuplicateAgent(f"agent {profile.id} is already logged in")
+        agent = Agent(profile, self.config.agents, now)
+        self._agents[profile.id] = agent
+        self._index_queues(agent, set(), set(profile.queues))
+        agent.login(now)
+        if ready:
+            agent.go_ready(now)
+        return self._agent_moved(agent, now)
+
+    def agent_ready(self, agent_id: str, now: float) -> list[Decision]:
+        agent = self._agent(agent_id)
+        agent.go_ready(now)
+        return self._agent_moved(agent, now)
+
+    def agent_not_ready(self, agent_id: str, reason: str, now: float) -> list[Decision]:
+        agent = self._agent(agent_id)
+        agent.go_not_ready(reason, now)
+        return self._agent_moved(agent, now)
+
+    def agent_changed(self, profile: AgentProfile, now: float) -> list[Decision]:
+        """New skills, queues or capacity for a logged-in agent (takes effect at once)."""
+        agent = self._agent(profile.id)
+        self._index_queues(agent, set(agent.profile.queues), set(profile.queues))
+        agent.profile = profile
+        return self._agent_moved(agent, now)
+
+    def agent_logout(self, agent_id: str, now: float) -> list[Decision]:
+        agent = self._agent(agent_id)
+        held = {tid: agent.phase_of(tid) for tid in agent.work}
+        agent.logout(now)  # raises AgentBusy while connected
+        self._refresh(agent, assigned=False)
+        out = self._release(agent, held, now, "agent_logged_out")
+        self._agent_moved(agent, now)
+        return out
+
+    def agent_disconnected(self, agent_id: str, now: float) -> list[Decision]:
+        """Console gone: outstanding offers go back; live work stays through the grace."""
+        agent = self._agent(agent_id)
+        reserved = [t for t, w in agent.work.items() if w.phase is WorkPhase.RESERVED]
+        agent.disconnect(now)
+        self._push_presence_timer(agent)
+        out: list[Decision] = []
+        for tid in reserved:
+            agent.revoke(tid, now)
+            self._refresh(agent, assigned=False)
+            out.append(OfferRevoked(tid, agent.id, "agent_disconnected"))
+            out.extend(self._requeue(self._tasks[tid], now, "agent_disconnected"))
+        return out + self._agent_moved(agent, now)
+
+    def agent_reconnected(self, agent_id: str, now: float) -> list[Decision]:
+        agent = self._agent(agent_id)
+        agent.reconnect(now)
+        return self._agent_moved(agent, now)
+
+    # === time ===========================================================================
+    def tick(self, now: float) -> list[Decision]:
+        """Fire every timer due at ``now``: offer timeouts, wrap-up ends, widening…"""
+        out: list[Decision] = []
+        for timer in self._timers.due(now):
+            out.extend(self._fire(timer, now))
+        return out
+
+    def next_timer_at(self) -> float | None:
+        """When the runtime should call :meth:`tick` next (None: nothing scheduled)."""
+        return self._timers.next_at()
+
+    # === configuration ==================================================================
+    def reload(self, config: RoutingConfig) -> list[Decision]:
+        """Swap in a new config; refuse (old config stays) if a removed queue is in use."""
+        for name in self.config.queues.keys() - config.queues.keys():
+            used = sum(1 for e in self._tasks.values() if name in e.queues)
+            if used:
+                raise RoutingConfigError(
+                    config.source, f"queues.{name}", f"removed while {used} task(s) use it"
+                )
+        old_stats = self._stats
+        self.config, self._gen = config, self._gen + 1
+        self._stats = {q: old_stats.get(q) or self._new_stats(c) for q, c in config.queues.items()}
+        for q, c in config.queues.items():
+            self._stats[q].sl_seconds = c.sl_seconds
+            self._stats[q].short_abandon = config.short_abandon
+        self._waiting = {q: QueueWaiting() for q in config.queues}
+        self._count = dict.fromkeys(config.queues, 0)
+        for entry in self._tasks.values():
+            self._reapply_config(entry)
+        self._pools, self._member = {}, {}
+        out: list[Decision] = []
+        for agent in self._agents.values():
+            agent.policy = config.agents
+            self._refresh(agent, assigned=False)
+        for agent in list(self._agents.values()):
+            out.extend(self._feed_agent(agent, self._last_now))
+        return out
+
+    def reload_from(self, data: Mapping[str, Any], source: str) -> list[Decision]:
+        """Parse then reload; any error leaves the running config untouched."""
+        return self.reload(parse_routing_config(data, source))
+
+    # === internals: tasks ===============================================================
+    _last_now = 0.0
+
+    def _new_stats(self, cfg: QueueConfig) -> QueueStats:
+        return QueueStats(cfg.sl_seconds, self.config.short_abandon, cfg.hours.local_date)
+
+    def _queue(self, name: str) -> QueueConfig:
+        try:
+            return self.config.queues[name]
+        except KeyError:
+            raise UnknownQueue(f"unknown queue {name!r}", details={"queue": name}) from None
+
+    def _task(self, task_id: str) -> TaskEntry:
+        try:
+            return self._tasks[task_id]
+        except KeyError:
+            raise UnknownTask(f"unknown task {task_id}", details={"task_id": task_id}) from None
+
+    def _agent(self, agent_id: str) -> Agent:
+        try:
+            return self._agents[agent_id]
+        except KeyError:
+            raise UnknownAgent(
+                f"unknown agent {agent_id}", details={"agent_id": agent_id}
+            ) from None
+
+    def _offered(self, task_id: str, agent_id: str) -> tuple[TaskEntry, Agent]:
+        entry = self._task(task_id)
+        if entry.state != "offered" or entry.agent_id != agent_id:
+            raise NotOffered(
+                f"task {task_id} is not offered to agent {agent_id}",
+                details={"task_id": task_id, "agent_id": agent_id, "state": entry.state},
+            )
+        return entry, self._agent(agent_id)
+
+    def _held(
+        self, task_id: str, agent_id: str, states: tuple[str, ...]
+    ) -> tuple[TaskEntry, Agent]:
+        entry = self._task(task_id)
+        if entry.state not in states or entry.agent_id != agent_id:
+            raise NotConnected(
+                f"task {task_id} is not {'/'.join(states)} with agent {agent_id}",
+                details={"task_id": task_id, "agent_id": agent_id, "state": entry.state},
+            )
+        return entry, self._agent(agent_id)
+
+    def _boost(self, task: Task) -> int:
+        b = self.config.boosts
+        boost = b.vip_tiers.get(task.customer_tier or "", 0)
+        days = task.attributes.get("repeat_contact_days")
+        if (
+            isinstance(days, int | float)
+            and not isinstance(days, bool)
+            and days <= b.repeat_contact_days
+        ):
+            boost += b.repeat_contact
+        if task.attributes.get("open_complaint") is True:
+            boost += b.open_complaint
+        return boost
+
+    def _enter_queue(self, entry: TaskEntry, cfg: QueueConfig, now: float) -> None:
+        """(Re)home ``entry`` in ``cfg``'s queue: requirements, priority and timers."""
+        self._set_requirements(entry, cfg)
+        entry.enqueued_at = now
+        self._stats[cfg.name].offered(now)
+        self._push_queue_timers(entry, cfg)
+
+    def _push_queue_timers(self, entry: TaskEntry, cfg: QueueConfig) -> None:
+        tid, t0, gen = entry.task.id, entry.enqueued_at, self._gen
+        if entry.widen_next < len(cfg.widening):
+            step = cfg.widening[entry.widen_next]
+            self._timers.push(t0 + step.after, "widen", tid, t0, gen, entry.widen_next)
+        if cfg.max_wait is not None:
+            self._timers.push(t0 + cfg.max_wait, "max_wait", tid, t0, gen)
+        if cfg.announce_every:
+            self._timers.push(t0 + cfg.announce_every, "announce", tid, t0, gen)
+
+    def _apply_step(self, entry: TaskEntry, step: WideningStep) -> None:
+        for name, level in step.lower_skills.items():
+            if name in entry.skills:
+                entry.skills[name] = min(entry.skills[name], level)
+        if step.add_queue and step.add_queue not in entry.queues:
+            entry.queues.append(step.add_queue)
+        entry.priority += step.raise_priority
+
+    def _reapply_config(self, entry: TaskEntry) -> None:
+        """After a reload: requirements from the new queue config, steps already passed."""
+        cfg = self.config.queues[entry.queue]
+        done = min(entry.widen_next, len(cfg.widening))
+        self._set_requirements(entry, cfg)
+        for step in cfg.widening[:done]:
+            if not step.overflow:
+                self._apply_step(entry, step)
+        entry.widen_next = done
+        if entry.state in (*WAITING_STATES, "offered"):
+            self._push_queue_timers(entry, cfg)
+        if entry.state in WAITING_STATES:
+            self._count[entry.queue] += 1
+        if entry.state == "waiting":
+            entry.version += 1
+            self._push(entry)
+
+    def _set_requirements(self, entry: TaskEntry, cfg: QueueConfig) -> None:
+        entry.queue, entry.queues = cfg.name, [cfg.name]
+        entry.skills = dict(cfg.skills)
+        for name, level in entry.task.skills.items():
+            entry.skills[name] = max(level, entry.skills.get(name, 0))
+        entry.priority = cfg.priority + entry.task.priority + self._boost(entry.task)
+        entry.widen_next, entry.pending_overflow = 0, None
+
+    def _push(self, entry: TaskEntry) -> None:
+        for q in entry.queues:
+            self._waiting[q].push(entry)
+
+    def _make_routable(self, entry: TaskEntry, now: float) -> list[Decision]:
+        """Entry just (re)entered waiting: offer it now or put it in the indexes."""
+        self._count[entry.queue] += 1
+        entry.version += 1
+        if entry.sticky_agent and now < entry.sticky_until:
+            entry.state = "sticky"
+            self._sticky.setdefault(entry.sticky_agent, {})[entry.task.id] = entry
+        else:
+            entry.state = "waiting"
+            self._push(entry)
+        agent = self._route_task(entry)
+        return [self._offer(entry, agent, now)] if agent else []
+
+    def _route_task(self, entry: TaskEntry) -> Agent | None:
+        key = entry.capacity_key
+        if entry.state == "sticky":
+            agent = self._agents.get(entry.sticky_agent or "")
+            if agent and agent.can_take(key) and has_skills(agent, entry.skills):
+                return agent
+            return None
+        for q in entry.queues:
+            pool = self._pools.get((q, key))
+            if pool:
+                found = pool.pick(entry.skills, _always)
+                if found is not None:
+                    return found
+        return None
+
+    def _offer(self, entry: TaskEntry, agent: Agent, now: float) -> Offer:
+        expires = now + self.config.offer_timeout
+        agent.reserve(entry.task.id, entry.capacity_key, now, expires)
+        self._leave_waiting(entry)
+        entry.state, entry.agent_id, entry.offer_expires = "offered", agent.id, expires
+        entry.attempts += 1
+        self._timers.push(expires, "offer", entry.task.id, entry.version)
+        self._refresh(agent, assigned=True)
+        task = entry.task
+        return Offer(task.id, agent.id, entry.queue, task.channel, expires, entry.attempts,
+                     now - entry.enqueued_at)  # fmt: skip
+
+    def _leave_waiting(self, entry: TaskEntry) -> None:
+        if entry.state in WAITING_STATES:
+            self._count[entry.queue] -= 1
+        if entry.state == "sticky" and entry.sticky_agent:
+            self._sticky.get(entry.sticky_agent, {}).pop(entry.task.id, None)
+        entry.version += 1  # every heap entry of the old version is now stale
+
+    def _forget(self, entry: TaskEntry) -> None:
+        self._leave_waiting(entry)
+        entry.state = "gone"
+        del self._tasks[entry.task.id]
+
+    def _requeue(self, entry: TaskEntry, now: float, reason: str) -> list[Decision]:
+        entry.agent_id = entry.offer_expires = None
+        out: list[Decision] = [Requeue(entry.task.id, entry.queue, reason)]
+        if entry.pending_overflow is not None:
+            reason, target = entry.pending_overflow
+            return out + self._overflow(entry, now, reason, target)
+        return out + self._make_routable(entry, now)
+
+    def _overflow(
+        self, entry: TaskEntry, now: float, reason: str, target: str | None = None
+    ) -> list[Decision]:
+        cfg = self.config.queues[entry.queue]
+        action = "queue" if target else cfg.overflow.action
+        target = target or cfg.overflow.target
+        self._stats[entry.queue].overflowed(now)
+        decision = Overflow(entry.task.id, entry.queue, action, target, reason)
+        if action != "queue" or target is None:
+            self._forget(entry)
+            return [decision]
+        self._leave_waiting(entry)
+        self._enter_queue(entry, self.config.queues[target], now)
+        return [decision, *self._make_routable(entry, now)]
+
+    def _finish(
+        self, entry: TaskEntry, agent: Agent, now: float, *, timed_out: bool
+    ) -> list[Decision]:
+        agent.finish_wrap_up(entry.task.id, now, timed_out=timed_out)
+        if entry.answered_at is not None:
+            self._stats[entry.queue].handled(now, now - entry.answered_at)
+        self._forget(entry)
+        return self._agent_moved(agent, now)
+
+    def _release(
+        self, agent: Agent, held: dict[str, WorkPhase | None], now: float, reason: str
+    ) -> list[Decision]:
+        """Work an agent lost by logout/grace: offers go back, live work is dropped."""
+        out: list[Decision] = []
+        for tid, phase in held.items():
+            entry = self._tasks[tid]
+            if phase is WorkPhase.RESERVED:
+                out.append(OfferRevoked(tid, agent.id, reason))
+                out.extend(self._requeue(entry, now, reason))
+            else:
+                if phase is WorkPhase.BUSY:
+                    out.append(WorkDropped(tid, agent.id))
+                elif entry.answered_at is not None:
+                    self._stats[entry.queue].handled(now, now - entry.answered_at)
+                self._forget(entry)
+        return out
+
+    # === internals: agents ==============================================================
+    def _index_queues(self, agent: Agent, old: set[str], new: set[str]) -> None:
+        for q in old - new:
+            self._queue_agents.get(q, set()).discard(agent.id)
+        for q in new - old:
+            self._queue_agents.setdefault(q, set()).add(agent.id)
+
+    def _refresh(self, agent: Agent, *, assigned: bool) -> None:
+        """Make pool membership match ``can_take`` for every (queue, capacity key)."""
+        limits = agent.capacity.limits
+        want = {
+            (q, k)
+            for k in limits
+            if agent.can_take(k)
+            for q in agent.profile.queues
+            if q in self.config.queues
+        }
+        have = self._member.get(agent.id, set())
+        for m in have - want:
+            self._pools[m].remove(agent.id)
+        for m in want - have:
+            pool = self._pools.get(m)
+            if pool is None:
+                cfg = self.config.queues[m[0]]
+                pool = self._pools[m] = make_pool(cfg.strategy, self.config.skill_scan_limit)
+            pool.add(agent)
+        for m in want & have:
+            if assigned:
+                self._pools[m].assigned(agent)
+            else:
+                self._pools[m].load_changed(agent)
+        self._member[agent.id] = want
+
+    def _agent_moved(self, agent: Agent, now: float) -> list[Decision]:
+        self._last_now = max(self._last_now, now)
+        self._refresh(agent, assigned=False)
+        return self._feed_agent(agent, now)
+
+    def _feed_agent(self, agent: Agent, now: float) -> list[Decision]:
+        out: list[Decision] = []
+        while (entry := self._best_task_for(agent)) is not None:
+            out.append(self._offer(entry, agent, now))
+        return out
+
+    def _best_task_for(self, agent: Agent) -> TaskEntry | None:
+        if agent.presence is not Presence.READY:
+            return None
+        keys = {k for k in agent.capacity.limits if agent.can_take(k)}
+        if not keys:
+            return None
+        skills = agent.profile.skills
+        best: TaskEntry | None = None
+        for q in agent.profile.queues:
+            waiting = self._waiting.get(q)
+            if waiting is None:
+                continue
+            for sig in list(waiting.heaps):
+                if sig[0] not in keys or any(skills.get(n, 0) < lv for n, lv in sig[1]):
+                    continue
+                head = waiting.head(sig)
+                if head is not None and (best is None or head.key < best.key):
+                    best = head
+        for entry in self._sticky.get(agent.id, {}).values():
+            fits = entry.capacity_key in keys and has_skills(agent, entry.skills)
+            if fits and (best is None or entry.key < best.key):
+                best = entry
+        return best
+
+    def _push_presence_timer(self, agent: Agent) -> None:
+        if agent.presence_deadline is not None:
+            at = agent.presence_deadline
+            self._timers.push(at, "presence", agent.id, at)
+
+    # === timers =========================================================================
+    def _fire(self, timer: Timer, now: float) -> list[Decision]:
+        self._last_now = max(self._last_now, now)
+        kind, ident, token = timer.kind, timer.ident, timer.token
+        if kind == "presence":
+            return self._presence_timer(ident, token[0], now)
+        entry = self._tasks.get(ident)
+        if entry is None:
+            return []
+        if kind == "offer":
+            if entry.state != "offered" or entry.version != token[0]:
+                return []
+            agent = self._agents[entry.agent_id or ""]
+            agent.offer_timeout(ident, now)
+            self._push_presence_timer(agent)
+            out: list[Decision] = [AgentTimeout(agent.id, ident)]
+            out.extend(self._agent_moved(agent, now))
+            return out + self._requeue(entry, now, "offer_timeout")
+        if kind == "wrap":
+            holder = self._agents.get(entry.agent_id or "")
+            item = holder.work.get(ident) if holder else None
+            if holder is None or item is None or item.deadline != token[0]:
+                return []
+            out = self._finish(entry, holder, now, timed_out=True)
+            return [AgentStateChanged(holder.id, holder.state.value, "wrap_up_timeout"), *out]
+        if kind == "sticky":
+            if entry.state != "sticky" or entry.sticky_until != token[0]:
+                return []
+            self._leave_waiting(entry)
+            entry.sticky_agent = None
+            return self._make_routable(entry, now)
+        if (token[0], token[1]) != (entry.enqueued_at, self._gen):
+            return []  # the task changed queue, or the config was reloaded
+        return self._queue_timer(kind, entry, token, now)
+
+    def _queue_timer(
+        self, kind: str, entry: TaskEntry, token: tuple[Any, ...], now: float
+    ) -> list[Decision]:
+        cfg = self.config.queues[entry.queue]
+        waiting = entry.state in WAITING_STATES
+        if kind == "max_wait":
+            if entry.state == "offered":
+                entry.pending_overflow = ("max_wait", None)  # decide if the offer comes back
+                return []
+            return self._overflow(entry, now, "max_wait") if waiting else []
+        if kind == "announce":
+            if not waiting:
+                return []
+            assert cfg.announce_every
+            self._timers.push(now + cfg.announce_every, "announce", entry.task.id, *token)
+            return [self._announce(entry, now)]
+        # widen
+        if entry.widen_next != token[2] or entry.state not in (*WAITING_STATES, "offered"):
+            return []
+        step = cfg.widening[entry.widen_next]
+        entry.widen_next += 1
+        out: list[Decision] = [Widened(entry.task.id, entry.queue, token[2], step.describe())]
+        if step.overflow:
+            if entry.state == "offered":
+                entry.pending_overflow = ("widening", step.overflow)
+                return out
+            return out + self._overflow(entry, now, "widening", step.overflow)
+        if entry.widen_next < len(cfg.widening):
+            nxt = cfg.widening[entry.widen_next]
+            self._timers.push(entry.enqueued_at + nxt.after, "widen", entry.task.id,
+                              entry.enqueued_at, self._gen, entry.widen_next)  # fmt: skip
+        self._apply_step(entry, step)
+        if entry.state == "waiting":
+            self._leave_waiting(entry)
+            out.extend(self._make_routable(entry, now))
+        return out
+
+    def _presence_timer(self, agent_id: str, at: Any, now: float) -> list[Decision]:
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.presence_deadline != at:
+            return []
+        if agent.presence is Presence.DISCONNECTED:
+            held = {tid: agent.phase_of(tid) for tid in agent.work}
+            agent.grace_expired(now)
+            self._refresh(agent, assigned=False)
+            out = self._release(agent, held, now, "agent_lost")
+            self._agent_moved(agent, now)
+            return [AgentStateChanged(agent.id, agent.state.value, "disconnect_grace"), *out]
+        if agent.presence is Presence.RONA:
+            agent.rona_expired(now)
+            return [AgentStateChanged(agent.id, agent.state.value, "rona_timeout"),
+                    *self._agent_moved(agent, now)]  # fmt: skip
+        return []
+
+
+def _always(agent: Agent) -> bool:
+    return True
