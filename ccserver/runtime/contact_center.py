@@ -252,7 +252,9 @@ class ContactCenter:
             self.agents[info.user_id] = info if known is None else known
             if known is not None:
                 known.endpoint, known.skills, known.queues = info.endpoint, info.skills, info.queues
-            profile = AgentProfile(info.user_id, skills=info.skills, queues=info.queues)
+            # An agent configured with no queues serves them all (a small desk's default).
+            queues = info.queues or frozenset(self.routing.config.queues)
+            profile = AgentProfile(info.user_id, skills=info.skills, queues=queues)
             await self._apply(self.routing.agent_login(profile, now))
             await self._publish_agent_state(info.user_id)
 
