@@ -186,11 +186,14 @@ class _LazyDirectory:
 
     def __init__(self, services: Services) -> None:
         self._services = services
+        self._directory: auth.UserDirectory | None = None
 
     def _dir(self) -> auth.UserDirectory:
-        from ccserver.web.user_directory import CrmUserDirectory
+        if self._directory is None:
+            from ccserver.web.user_directory import CrmUserDirectory
 
-        return CrmUserDirectory(self._services.require_sessions())
+            self._directory = CrmUserDirectory(self._services.require_sessions())
+        return self._directory
 
     async def get_user(self, user_id: str) -> auth.UserRecord | None:
         return await self._dir().get_user(user_id)
