@@ -140,9 +140,10 @@ def fcr_flags(rows: Sequence[Any], settings: KpiSettings) -> list[bool | None]:
             else bool(get(r, "fcr"))
             for r in rows
         ]
+    when = [contact_time(r) for r in rows]
     times: dict[tuple[Any, Any], list[float]] = {}
-    for r in rows:
-        customer, ts = get(r, "customer_id"), contact_time(r)
+    for r, ts in zip(rows, when, strict=True):
+        customer = get(r, "customer_id")
         if customer is None or ts is None or get(r, "direction", "inbound") == "outbound":
             continue
         matter = get(r, settings.matter_field) if settings.matter_field else None
@@ -151,8 +152,8 @@ def fcr_flags(rows: Sequence[Any], settings: KpiSettings) -> list[bool | None]:
         series.sort()
     window = settings.fcr_window_days * DAY
     flags: list[bool | None] = []
-    for r in rows:
-        customer, ts = get(r, "customer_id"), contact_time(r)
+    for r, ts in zip(rows, when, strict=True):
+        customer = get(r, "customer_id")
         if get(r, "outcome") != "answered" or customer is None or ts is None:
             flags.append(None)
             continue

@@ -15,6 +15,8 @@ _MISSING = object()
 
 def get(row: Any, name: str, default: Any = None) -> Any:
     """Field ``name`` of a mapping or an object; ``default`` when absent."""
+    if type(row) is dict:  # the common case, without the slower ABC check
+        return row.get(name, default)
     if isinstance(row, Mapping):
         return row.get(name, default)
     value = getattr(row, name, _MISSING)
