@@ -57,7 +57,7 @@ def _sum(groups: dict[Any, ContactKpis]) -> ContactKpis:
     return reduce(lambda a, b: a + b, groups.values(), ContactKpis())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(contact_rows, kpi_settings)
 def test_ratios_bounded(rows: list[dict[str, Any]], s: KpiSettings) -> None:
     k = kpis.contact_kpis(rows, s)
@@ -84,7 +84,7 @@ def test_ratios_bounded(rows: list[dict[str, Any]], s: KpiSettings) -> None:
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(contact_rows, kpi_settings, dims)
 def test_group_sums_equal_totals(rows: list[dict[str, Any]], s: KpiSettings, by: list[str]) -> None:
     total = kpis.contact_kpis(rows, s)

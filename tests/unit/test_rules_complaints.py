@@ -281,6 +281,14 @@ def test_sla_breach_and_escalations_due_once_most_overdue_first() -> None:
         ("b", "duty_manager", 5 * H),
     ]
     assert a.is_breached(T0 + 30 * H) and not done.is_breached(T0 + 30 * H)
+    event = due[0].to_event(T0 + 30 * H)
+    assert event.topic == "complaints.escalated" and event.at == T0 + 30 * H
+    assert event.data == {
+        "complaint_id": "a",
+        "to": "duty_manager",
+        "due_at": T0 + 24 * H,
+        "overdue_s": 6 * H,
+    }
     cl.mark_escalated(a, "duty_manager", T0 + 30 * H)
     assert [e.complaint_id for e in cl.escalations_due(items, T0 + 31 * H, tax)] == ["b"]
     assert a.history[-1].event == "escalate" and a.state is ComplaintState.RECEIVED

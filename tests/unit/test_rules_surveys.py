@@ -109,3 +109,33 @@ def test_csi_within_0_100(ratings: list[dict[str, int]]) -> None:
         assert value is not None and -1e-9 <= value <= 100 + 1e-9
     else:
         assert value is None
+
+
+def test_detractor_creates_followup_with_links_and_consent() -> None:
+    now = 1_700_000_000.0
+    response = SurveyResponse(
+        nps=2,
+        customer_id="cust-9",
+        agent_id="a7",
+        queue="billing",
+        contact_id="k1",
+        complaint_id="cmp-1",
+    )
+    fu = sv.followup_for_detractor(response, {"phone": True}, now, delay_hours=2)
+    assert fu is not None
+    assert (fu.customer_id, fu.questioner, fu.queue, fu.contact_id, fu.complaint_id) == (
+        "cust-9",
+        "a7",
+        "billing",
+        "k1",
+        "cmp-1",
+    )
+    assert fu.scheduled_at == now + 2 * 3600 and fu.purpose == "detractor_recovery"
+    assert fu.channel.value == "phone" and fu.outline[0].key == "reason"
+    email = sv.followup_for_detractor(response, {"email": True}, now, channel="email")
+    assert email is not None and email.channel.value == "email"
+    assert sv.followup_for_detractor(response, {"phone": False}, now) is None
+    happy = SurveyResponse(nps=10, csat=5, customer_id="cust-9")
+    assert sv.followup_for_detractor(happy, {"phone": True}, now) is None
+    anonymous = SurveyResponse(csat=1)
+    assert sv.followup_for_detractor(anonymous, {"phone": True}, now) is None

@@ -29,6 +29,7 @@ from ccserver.crm.rules.followup_lifecycle import (
     parse_outline,
     plan_followup,
 )
+from ccserver.domain import DomainEvent
 from ccserver.errors import IllegalTransition
 
 
@@ -271,6 +272,22 @@ class Escalation:
     to: str
     due_at: float
     overdue_s: float
+
+    def to_event(self, now: float) -> DomainEvent:
+        """The supervisor alert the runtime publishes on the bus."""
+        return DomainEvent(
+            topic=ESCALATION_TOPIC,
+            data={
+                "complaint_id": self.complaint_id,
+                "to": self.to,
+                "due_at": self.due_at,
+                "overdue_s": self.overdue_s,
+            },
+            at=now,
+        )
+
+
+ESCALATION_TOPIC = "complaints.escalated"
 
 
 def escalations_due(

@@ -51,7 +51,3 @@ class MissingAnswers(CrmRuleError):
 
 class InvalidSurveyAnswer(CrmRuleError):
     code = "survey_answer_invalid"
-
-
-class UnknownRole(CrmRuleError):
-    code = "role_unknown"

@@ -20,6 +20,14 @@ from typing import Any
 from ccserver.crm.rules import config_values as cv
 from ccserver.crm.rules.consent import may_contact
 from ccserver.crm.rules.errors import InvalidSurveyAnswer
+from ccserver.crm.rules.followup_lifecycle import (
+    FollowUp,
+    FollowUpChannel,
+    FollowUpTemplate,
+    Question,
+    QuestionKind,
+    plan_followup,
+)
 
 SCALES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 CSI_SCALE = (1, 5)
@@ -184,6 +192,45 @@ def detractor_followup_needed(
 ) -> bool:
     """A detractor answer creates a follow-up, if the customer may be reached on ``channel``."""
     return is_detractor(response) and may_contact(customer_consents, channel, "follow_up")
+
+
+DETRACTOR_OUTLINE: tuple[Question, ...] = (
+    Question("reason", "What disappointed you most?"),
+    Question("fixed", "Could we put it right during this call?", QuestionKind.YES_NO),
+    Question("comments", "Anything else?", required=False),
+)
+
+
+def followup_for_detractor(
+    response: SurveyResponse,
+    customer_consents: Mapping[str, bool | None] | None,
+    now: float,
+    *,
+    channel: str = "phone",
+    delay_hours: float = 24.0,
+    questioner: str | None = None,
+) -> FollowUp | None:
+    """The follow-up a detractor answer creates, or None (not a detractor, no customer, or no
+    consent). The agent the survey rated is the default questioner."""
+    if response.customer_id is None or not detractor_followup_needed(
+        response, customer_consents, channel
+    ):
+        return None
+    template = FollowUpTemplate(
+        purpose="detractor_recovery",
+        channel=FollowUpChannel(channel),
+        outline=DETRACTOR_OUTLINE,
+        delay_hours=delay_hours,
+        questioner=questioner or response.agent_id,
+        queue=response.queue,
+    )
+    return plan_followup(
+        template,
+        response.customer_id,
+        now,
+        complaint_id=response.complaint_id,
+        contact_id=response.contact_id,
+    )
 
 
 def parse_csi(data: Mapping[str, Any], source: str = "crm.toml") -> CsiConfig:
