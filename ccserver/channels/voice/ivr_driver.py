@@ -147,11 +147,10 @@ def event_for(command: AgiCommand, result: AgiResult, now: float) -> e.IvrEvent 
         if digits and all(ch in ESCAPE_ALL for ch in digits):
             return e.Digits(now, digits)
         return e.Timeout(now)
-    if result.ok and result.result not in (None, "", "0") and command.interruptible:
-        try:
-            return e.Digits(now, chr(int(result.result or "0")))
-        except ValueError:
-            return e.PlayDone(now)
+    if result.ok and command.interruptible and (result.result or "").isdigit():
+        key = chr(int(result.result or "0"))
+        if key in ESCAPE_ALL:  # anything else (result=0, odd codes) means the prompt ended
+            return e.Digits(now, key)
     return e.PlayDone(now)
 
 
@@ -195,7 +194,6 @@ class VoiceIvrDriver:
         try:
             parsed = parse_agi_result(result)
         except AgiResultError:
-            self.errors += 1
             parsed = AgiResult(code=520, message="unparsable")
         if not parsed.ok:
             self.errors += 1
