@@ -42,7 +42,7 @@ def group_key(
     )
 
 
-def _sort_key(key: GroupKey) -> tuple[tuple[int, str], ...]:
+def sort_key(key: GroupKey) -> tuple[tuple[int, str], ...]:
     # None sorts last; values compare as text so mixed types never raise.
     return tuple((1, "") if v is None else (0, str(v)) for v in key)
 
@@ -57,4 +57,4 @@ def group_rows(
     groups: dict[GroupKey, list[Any]] = {}
     for row in rows:
         groups.setdefault(group_key(row, by, time_of, tz), []).append(row)
-    return {k: groups[k] for k in sorted(groups, key=_sort_key)}
+    return {k: groups[k] for k in sorted(groups, key=sort_key)}
