@@ -20,8 +20,21 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Date, DateTime, MetaData, Numeric, Table, Time, Uuid, and_, bindparam, update
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    MetaData,
+    Numeric,
+    Table,
+    Time,
+    Uuid,
+    and_,
+    bindparam,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
 
@@ -97,25 +110,154 @@ def _convert(payloads: list[Payload], conv: dict[str, _Converter]) -> list[Paylo
     return out
 
 
-def _dialect_insert(conn: AsyncConnection, table: Table) -> Any:
-    name = conn.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"outbox handlers support sqlite and postgresql, not {name}")
+class _InsertPlan:
+    """One compiled ``INSERT ... ON CONFLICT`` for a table, a dialect and a set of payload
+    keys, plus the per-column work to turn a payload into the driver's parameter tuple.
+
+    Why not ``conn.execute(stmt, list_of_dicts)``: SQLAlchemy then rebuilds every row's
+    parameters through its generic machinery, which costs several times the database's own
+    insert time at outbox rates. Here the statement is compiled once, and each row is just the
+    type's own bind processors (the same functions SQLAlchemy would call) applied in column
+    order, then one ``executemany`` through ``exec_driver_sql``.
+    """
+
+    def __init__(self, table: Table, dialect: Dialect, keys: tuple[str, ...], upsert: bool):
+        conv = _converters(table)
+        pk = [c.key for c in table.primary_key.columns]
+        # Payload columns, plus columns with a Python-side default the payload leaves out
+        # (ids, created_at, empty JSON lists): SQLAlchemy would fill those on insert too.
+        cols = [
+            c
+            for c in table.columns
+            if c.key in keys or (c.default is not None and not c.default.is_sequence)
+        ]
+        ins = postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+        set_cols = [k for k in keys if k not in pk]
+        stmt = (
+            ins.on_conflict_do_update(
+                index_elements=pk, set_={k: ins.excluded[k] for k in set_cols}
+            )
+            if upsert and set_cols
+            else ins.on_conflict_do_nothing(index_elements=pk)
+        )
+        compiled = stmt.compile(dialect=dialect, column_keys=[c.key for c in cols])
+        self.sql = compiled.string
+        by_key = {c.key: c for c in cols}
+        order = list(compiled.positiontup or ())
+        if sorted(order) != sorted(by_key):
+            raise NotImplementedError(f"{table.name}: unexpected bind parameters {order}")
+        self.steps: list[tuple[str, Any, Any, Any]] = []
+        for key in order:
+            col = by_key[key]
+            default: Any = None
+            if key not in keys and col.default is not None:
+                default = col.default
+            self.steps.append((key, conv.get(key), _bind_processor(col, dialect), default))
+        self.columns = [by_key[k].name for k in order]
+        self.table = table
+
+    def rows(self, payloads: list[Payload]) -> list[tuple[Any, ...]]:
+        """Driver parameter tuples, built column by column: one tight comprehension per
+        column is several times cheaper than a Python loop over every cell."""
+        columns: list[list[Any]] = []
+        for key, conv, proc, default in self.steps:
+            if default is not None:
+                if default.is_callable:
+                    column = [default.arg(None) for _ in payloads]
+                else:
+                    column = [default.arg] * len(payloads)
+            else:
+                column = [p[key] for p in payloads]
+                if conv is not None:
+                    column = [conv(v) for v in column]
+            if proc is not None:
+                column = [None if v is None else proc(v) for v in column]
+            columns.append(column)
+        return list(zip(*columns, strict=True))
+
+
+_SAMPLE_TIMES = (
+    dt.datetime(2026, 3, 1, 12, 30, 5, tzinfo=dt.UTC),
+    dt.datetime(1999, 12, 31, 23, 59, 59, 123456, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+)
+
+
+def _bind_processor(col: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column type's own bind processor for ``dialect``; for SQLite timestamps, a faster
+    equivalent (one ``isoformat`` instead of SQLAlchemy's dict formatting) used only after it
+    proved to give the very same text on sample values, so stored text stays comparable."""
+    proc: Callable[[Any], Any] | None = col.type.dialect_impl(dialect).bind_processor(dialect)
+    if proc is None or dialect.name != "sqlite":
+        return proc
+    generic: Callable[[Any], Any] = proc
+    t = col.type
+    decorator = t if isinstance(t, TypeDecorator) else None
+    impl = t.impl_instance if isinstance(t, TypeDecorator) else t
+    if not isinstance(impl, DateTime):
+        return proc
+    impl_proc: Callable[[Any], Any] = impl.dialect_impl(dialect).bind_processor(dialect) or (
+        lambda v: v
+    )
+
+    def fast(value: Any) -> Any:
+        if type(value) is dt.datetime and value.tzinfo is dt.UTC:  # the common case
+            return value.isoformat(" ", "microseconds")[:26]  # minus "+00:00"
+        if decorator is not None:
+            value = decorator.process_bind_param(value, dialect)
+        if type(value) is dt.datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return impl_proc(value) if decorator is not None else generic(value)
+
+    try:
+        same = all(fast(v) == generic(v) for v in _SAMPLE_TIMES)
+    except (TypeError, ValueError):
+        same = False
+    return fast if same else proc
+
+
+async def _copy_into(conn: AsyncConnection, plan: _InsertPlan, rows: list[tuple[Any, ...]]) -> bool:
+    """PostgreSQL: stream the rows with COPY (several times faster than a prepared
+    ``executemany``). COPY has no ON CONFLICT, so it runs in a savepoint and a duplicate key
+    (a replay after a crash) answers False: the caller then inserts with ON CONFLICT."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    try:
+        async with conn.begin_nested():
+            await driver.copy_records_to_table(
+                plan.table.name, records=rows, columns=plan.columns, schema_name=plan.table.schema
+            )
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
+COPY_MIN_ROWS = 64  # below this a prepared executemany is as fast and simpler
+
+
+def _fast_insert(table: Table, *, upsert: bool) -> Handler:
+    plans: dict[tuple[str, tuple[str, ...]], _InsertPlan] = {}
+
+    async def handle(conn: AsyncConnection, payloads: list[Payload]) -> None:
+        dialect = conn.dialect
+        for keys, run in _runs_by_keys(payloads):
+            plan = plans.get((dialect.name, keys))
+            if plan is None:
+                plan = plans[(dialect.name, keys)] = _InsertPlan(table, dialect, keys, upsert)
+            rows = plan.rows(run)
+            use_copy = not upsert and dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS
+            if use_copy and await _copy_into(conn, plan, rows):
+                continue
+            await conn.exec_driver_sql(plan.sql, rows)
+
+    return handle
 
 
 def insert_handler(table: Table) -> Handler:
     """Insert new rows; a row whose primary key exists already is left alone (replay)."""
-    conv = _converters(table)
-    pk = [c.name for c in table.primary_key.columns]
-
-    async def handle(conn: AsyncConnection, payloads: list[Payload]) -> None:
-        stmt = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=pk)
-        for _keys, run in _runs_by_keys(payloads):
-            await conn.execute(stmt, _convert(run, conv))
-
+    handle = _fast_insert(table, upsert=False)
     handle.__name__ = f"insert_{table.name}"
     return handle
 
@@ -147,20 +289,16 @@ def upsert_handler(table: Table) -> Handler:
     pk = [c.key for c in table.primary_key.columns]
     required = _required_columns(table)
     where = and_(*(table.c[k] == bindparam(f"pk__{k}") for k in pk))
+    full_rows = _fast_insert(table, upsert=True)
 
     async def handle(conn: AsyncConnection, payloads: list[Payload]) -> None:
-        base = _dialect_insert(conn, table)
         for keys, run in _runs_by_keys(payloads):
-            rows = _convert(run, conv)
             set_cols = [k for k in keys if k not in pk]
-            if not set_cols:
-                await conn.execute(base.on_conflict_do_nothing(index_elements=pk), rows)
-            elif required.issubset(keys):
-                updates = {k: base.excluded[k] for k in set_cols}
-                stmt = base.on_conflict_do_update(index_elements=pk, set_=updates)
-                await conn.execute(stmt, rows)
-            else:
-                await _update_existing(conn, table, where, pk, set_cols, rows)
+            if required.issubset(keys):
+                await full_rows(conn, run)
+            elif set_cols:
+                await _update_existing(conn, table, where, pk, set_cols, _convert(run, conv))
+            # else: only the key, nothing to change
 
     handle.__name__ = f"upsert_{table.name}"
     return handle

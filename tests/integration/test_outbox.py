@@ -63,12 +63,21 @@ class SqliteWriteLock:
         self.conn: sqlite3.Connection | None = None
 
     async def begin(self) -> None:
-        self.conn = sqlite3.connect(self.path, isolation_level=None)
-        self.conn.execute("BEGIN EXCLUSIVE")
+        self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=0.01)
+        # The drainer grabs the write lock many times a second; keep trying between its
+        # transactions rather than trusting one busy wait on a loaded machine.
+        async with asyncio.timeout(20):
+            while True:
+                try:
+                    self.conn.execute("BEGIN EXCLUSIVE")
+                    return
+                except sqlite3.OperationalError:
+                    await asyncio.sleep(0.001)
 
     async def end(self) -> None:
         if self.conn is not None:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             self.conn.close()
             self.conn = None
 
