@@ -319,3 +319,11 @@ def test_resolution_schedules_followup_per_policy_and_consent() -> None:
     assert cl.followup_after_resolution(c, policy, T0 + H, {"phone": False}) is None
     off = ResolutionFollowUpPolicy(enabled=False)
     assert cl.followup_after_resolution(c, off, T0 + H) is None
+
+
+def test_assign_changes_owner_and_is_recorded() -> None:
+    c = new()
+    cl.assign(c, "sup-2", "sup-1", T0 + 5, "specialist")
+    assert c.owner == "sup-2" and c.state is ComplaintState.RECEIVED
+    step = c.history[-1]
+    assert (step.event, step.owner, step.note, step.at) == ("assign", "sup-1", "specialist", T0 + 5)

@@ -167,3 +167,26 @@ def test_parse_outline_names_bad_keys() -> None:
     with pytest.raises(ConfigError) as info:
         fl.parse_outline([{"text": "A"}], "x.toml", "o")
     assert info.value.details["key"] == "o[0].key"
+
+
+def test_due_phone_followup_becomes_outbound_interaction() -> None:
+    from ccserver.domain import Channel, Direction
+
+    fu = make()
+    fu.questioner, fu.queue, fu.complaint_id = "agent-3", "followups", "cmp-1"
+    interaction = fl.as_interaction(fu, T0, priority=5)
+    assert interaction is not None
+    assert (interaction.channel, interaction.direction) == (Channel.FOLLOW_UP, Direction.OUTBOUND)
+    assert (interaction.customer_id, interaction.queue, interaction.priority) == (
+        "cust-1",
+        "followups",
+        5,
+    )
+    assert interaction.attributes["follow_up_id"] == "f1"
+    assert interaction.attributes["preferred_agent"] == "agent-3"
+    assert interaction.attributes["complaint_id"] == "cmp-1"
+    email = FollowUp("e", "cust-1", "survey", FollowUpChannel.EMAIL, T0)
+    assert fl.as_interaction(email, T0) is None
+    fl.start(fu, T0)
+    with pytest.raises(IllegalTransition):
+        fl.as_interaction(fu, T0)

@@ -199,6 +199,13 @@ def open_complaint(
     return record
 
 
+def assign(record: ComplaintRecord, owner: str, by: str, now: float, note: str = "") -> None:
+    """Hand the complaint to another owner without changing its state (recorded)."""
+    state = record.state.value
+    record.history.append(ComplaintStep("assign", state, state, by, now, note or owner))
+    record.owner = owner
+
+
 def acknowledge(record: ComplaintRecord, owner: str, now: float, note: str = "") -> None:
     record._step(_E.ACKNOWLEDGE, owner, now, note)
 

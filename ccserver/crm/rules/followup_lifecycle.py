@@ -20,7 +20,7 @@ from ccserver.crm.rules import config_values as cv
 from ccserver.crm.rules.consent import may_contact
 from ccserver.crm.rules.errors import InvalidAnswer, MissingAnswers
 from ccserver.crm.rules.rows import get
-from ccserver.domain import new_id
+from ccserver.domain import Channel, Direction, Interaction, new_id
 from ccserver.errors import IllegalTransition
 
 
@@ -242,6 +242,32 @@ def mark_due(items: Iterable[FollowUp], now: float) -> list[FollowUp]:
             fu.apply(FollowUpEvent.BECOME_DUE, now)
             moved.append(fu)
     return moved
+
+
+def as_interaction(fu: FollowUp, now: float, priority: int = 0) -> Interaction | None:
+    """The outbound interaction a due *phone* follow-up becomes (routed to the assigned
+    questioner when set, else to the follow-up's queue); None for email and visits, which the
+    runtime handles by sending the survey link or listing the visit."""
+    if fu.channel is not FollowUpChannel.PHONE:
+        return None
+    if fu.state not in (FollowUpState.PLANNED, FollowUpState.DUE):
+        raise IllegalTransition("follow_up", fu.state.value, FollowUpEvent.START.value)
+    return Interaction(
+        id=new_id(now),
+        channel=Channel.FOLLOW_UP,
+        direction=Direction.OUTBOUND,
+        customer_id=fu.customer_id,
+        queue=fu.queue,
+        priority=priority,
+        attributes={
+            "follow_up_id": fu.id,
+            "purpose": fu.purpose,
+            "preferred_agent": fu.questioner,
+            "complaint_id": fu.complaint_id,
+            "window_end": fu.window_end,
+        },
+        timestamps={"created": now},
+    )
 
 
 @dataclass(frozen=True, slots=True)
