@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from ccserver.crm import customer_merge, customer_search
@@ -92,11 +91,32 @@ async def load_views(session: AsyncSession, customers: Sequence[Customer]) -> li
     return [customer_view(c, (identity_view(i) for i in by_customer[c.id])) for c in customers]
 
 
+def _identity_lookup() -> Select[Any]:
+    """Customer + all its identities, found by one identity: built once, bound per call."""
+    customers = Customer.__table__
+    matched = CustomerIdentity.__table__.alias("matched")
+    others = CustomerIdentity.__table__.alias("others")
+    return (
+        select(customers, *(others.c[c].label(f"i_{c}") for c in IDENTITY_COLUMNS))
+        .select_from(
+            customers.join(matched, matched.c.customer_id == customers.c.id).join(
+                others, others.c.customer_id == customers.c.id
+            )
+        )
+        .where(matched.c.kind == bindparam("kind"), matched.c.value == bindparam("value"))
+    )
+
+
+IDENTITY_LOOKUP = _identity_lookup()
+
+
 class CustomerService:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, default_region: str = "US"
     ) -> None:
         self._sessions = sessions
+        bind = sessions.kw.get("bind")
+        self._engine: AsyncEngine | None = bind if isinstance(bind, AsyncEngine) else None
         self.default_region = default_region.upper()
 
     # --- create --------------------------------------------------------------------------
@@ -265,19 +285,15 @@ class CustomerService:
                 key = normalise_identity(kind, raw, self.default_region)
             except IdentityError:
                 return None
-        matched = aliased(CustomerIdentity)
-        others = aliased(CustomerIdentity)
-        stmt = (
-            select(
-                *Customer.__table__.columns,
-                *(getattr(others, c).label(f"i_{c}") for c in IDENTITY_COLUMNS),
-            )
-            .join(matched, matched.customer_id == Customer.id)
-            .join(others, others.customer_id == Customer.id)
-            .where(matched.kind == IdentityKind(kind).value, matched.value == key)
-        )
-        async with self._sessions() as session:
-            rows = (await session.execute(stmt)).mappings().all()
+        params = {"kind": IdentityKind(kind).value, "value": key}
+        if self._engine is not None:
+            # Core on a pooled connection: no ORM session, unit of work or identity map
+            # to set up for a read that builds a plain view anyway.
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(IDENTITY_LOOKUP, params)).mappings().all()
+        else:
+            async with self._sessions() as session:
+                rows = (await session.execute(IDENTITY_LOOKUP, params)).mappings().all()
         if not rows:
             return None
         idents = [identity_view({c: r[f"i_{c}"] for c in IDENTITY_COLUMNS}) for r in rows]
