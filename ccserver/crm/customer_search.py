@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ccserver.crm.customer_rows import load_views
 from ccserver.crm.customer_views import CustomerView
 from ccserver.crm.identities import IdentityKind, phone_lookup_key
 from ccserver.crm.models import Customer, CustomerIdentity, Order
@@ -99,8 +100,6 @@ def conditions(f: SearchFilters, region: str) -> list[ColumnElement[bool]]:
 async def search(
     session: AsyncSession, region: str, f: SearchFilters, *, limit: int, offset: int
 ) -> Page[CustomerView]:
-    from ccserver.crm.customers import load_views  # the service module imports this one
-
     limit, offset = clamp_page(limit, offset)
     where: Any = and_(*conditions(f, region))
     total = int(await session.scalar(select(func.count()).select_from(Customer).where(where)) or 0)

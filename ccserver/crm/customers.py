@@ -12,21 +12,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from ccserver.crm import customer_merge, customer_search
+from ccserver.crm import customer_merge, customer_privacy, customer_search
 from ccserver.crm.audit import SYSTEM, Actor, add_audit
-from ccserver.crm.customer_validation import IdentityInput, validate_customer
-from ccserver.crm.customer_views import (
-    IDENTITY_COLUMNS,
-    CustomerView,
-    customer_view,
-    identity_view,
+from ccserver.crm.customer_rows import (
+    IDENTITY_LOOKUP,
+    jsonable,
+    load_views,
+    name_keys,
+    next_number,
 )
+from ccserver.crm.customer_validation import IdentityInput, validate_customer
+from ccserver.crm.customer_views import IDENTITY_COLUMNS, CustomerView, customer_view, identity_view
 from ccserver.crm.errors import (
+    CustomerMerged,
     CustomerNotFound,
     DuplicateCustomer,
     IdentityInUse,
@@ -39,75 +42,11 @@ from ccserver.crm.identities import (
     normalise_identity,
     phone_lookup_key,
 )
-from ccserver.crm.models import Counter, Customer, CustomerHistory, CustomerIdentity, utcnow
+from ccserver.crm.models import Customer, CustomerHistory, CustomerIdentity, utcnow
 from ccserver.crm.pagination import DEFAULT_LIMIT, Page
 from ccserver.domain import new_id
-from ccserver.errors import Conflict
 
 OnDuplicate = Literal["error", "return"]
-
-
-class CustomerMerged(Conflict):
-    """The customer was merged into another; changes go to the survivor."""
-
-    code = "customer_merged"
-
-
-def name_keys(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Lower-cased search keys kept next to the names they index."""
-    out: dict[str, Any] = {}
-    if "display_name" in fields:
-        out["name_key"] = (fields["display_name"] or "").lower()
-    if "last_name" in fields:
-        out["last_name_key"] = fields["last_name"].lower() if fields["last_name"] else None
-    return out
-
-
-async def next_number(session: AsyncSession, counter: str) -> int:
-    """The next value of a named counter, inside the caller's transaction."""
-    stmt = (
-        update(Counter)
-        .where(Counter.name == counter)
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
-    )
-    value = (await session.execute(stmt)).scalar_one_or_none()
-    if value is None:  # a database migrated before this counter existed
-        await session.execute(insert(Counter).values(name=counter, value=1))
-        value = 1
-    return int(value)
-
-
-async def load_views(session: AsyncSession, customers: Sequence[Customer]) -> list[CustomerView]:
-    """Views of ``customers`` with their identities, in one extra query."""
-    ids = [c.id for c in customers]
-    by_customer: dict[str, list[CustomerIdentity]] = {i: [] for i in ids}
-    if ids:
-        rows = await session.scalars(
-            select(CustomerIdentity).where(CustomerIdentity.customer_id.in_(ids))
-        )
-        for ident in rows:
-            by_customer[ident.customer_id].append(ident)
-    return [customer_view(c, (identity_view(i) for i in by_customer[c.id])) for c in customers]
-
-
-def _identity_lookup() -> Select[Any]:
-    """Customer + all its identities, found by one identity: built once, bound per call."""
-    customers = Customer.__table__
-    matched = CustomerIdentity.__table__.alias("matched")
-    others = CustomerIdentity.__table__.alias("others")
-    return (
-        select(customers, *(others.c[c].label(f"i_{c}") for c in IDENTITY_COLUMNS))
-        .select_from(
-            customers.join(matched, matched.c.customer_id == customers.c.id).join(
-                others, others.c.customer_id == customers.c.id
-            )
-        )
-        .where(matched.c.kind == bindparam("kind"), matched.c.value == bindparam("value"))
-    )
-
-
-IDENTITY_LOOKUP = _identity_lookup()
 
 
 class CustomerService:
@@ -328,8 +267,8 @@ class CustomerService:
                         CustomerHistory(
                             customer_id=customer.id,
                             field=name,
-                            old_value=_jsonable(getattr(customer, name)),
-                            new_value=_jsonable(value),
+                            old_value=jsonable(getattr(customer, name)),
+                            new_value=jsonable(value),
                             changed_by=actor.id,
                             changed_at=now,
                             version=customer.version + 1,
@@ -528,10 +467,19 @@ class CustomerService:
                 details={"survivor_id": survivor_id, "absorbed_id": absorbed_id},
             ) from None
 
+    # --- data-subject requests ----------------------------------------------------------
+    async def export(self, customer_id: str, *, actor: Actor = SYSTEM) -> dict[str, Any]:
+        """Everything held about a customer (data-subject access request); audited."""
+        async with self._sessions.begin() as session:
+            customer = await self._load(session, customer_id, follow_merge=False)
+            add_audit(session, actor, "export", "customer", customer.id)
+            return await customer_privacy.export(session, customer)
 
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, list | tuple):
-        return list(value)
-    return str(value)
+    async def erase(self, customer_id: str, *, actor: Actor = SYSTEM) -> CustomerView:
+        """Anonymise a customer and its records (right to erasure); see customer_privacy."""
+        async with self._sessions.begin() as session:
+            customer = await self._load(session, customer_id, follow_merge=False)
+            if customer.erased_at is None:
+                await customer_privacy.erase(session, customer, actor)
+                await session.flush()
+            return (await load_views(session, [customer]))[0]

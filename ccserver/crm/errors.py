@@ -16,6 +16,12 @@ class CustomerNotFound(NotFound):
     code = "customer_not_found"
 
 
+class CustomerMerged(Conflict):
+    """The customer was merged into another; changes go to the survivor."""
+
+    code = "customer_merged"
+
+
 class OrderNotFound(NotFound):
     code = "order_not_found"
 
@@ -58,6 +64,7 @@ class InvalidToken(AuthError):
 
 __all__ = [
     "ContactNotFound",
+    "CustomerMerged",
     "CustomerNotFound",
     "DuplicateCustomer",
     "DuplicateOrder",

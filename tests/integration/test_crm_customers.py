@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.crm import migrate
 from ccserver.crm.audit import Actor, AuditLog
-from ccserver.crm.customers import CustomerMerged, CustomerService
+from ccserver.crm.customers import CustomerService
 from ccserver.crm.database import create_engine, session_factory
 from ccserver.crm.errors import (
+    CustomerMerged,
     CustomerNotFound,
     DuplicateCustomer,
     IdentityInUse,
