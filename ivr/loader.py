@@ -180,15 +180,23 @@ def parse_flow(data: Mapping[str, Any], file: str) -> Flow:
 
 
 def _parse_prompts(raw: Any, file: str) -> dict[str, Prompt]:
+    """``[prompts.<id>]``: language -> text, plus an optional ``chat`` table of the same shape
+    for wording that suits a screen better than a phone ("choose" rather than "press 1")."""
     if not isinstance(raw, dict):
         raise IvrConfigError(file, None, "prompts", "must be a table of prompts")
     prompts: dict[str, Prompt] = {}
-    for pid, texts in raw.items():
-        if not isinstance(texts, dict) or not all(isinstance(v, str) and v for v in texts.values()):
-            raise IvrConfigError(
-                file, None, f"prompts.{pid}", "must map language codes to non-empty text"
-            )
-        prompts[pid] = Prompt(pid, dict(texts))
+    for pid, table in raw.items():
+        key = f"prompts.{pid}"
+        if not isinstance(table, dict):
+            raise IvrConfigError(file, None, key, "must map language codes to non-empty text")
+        texts = {k: v for k, v in table.items() if k != "chat"}
+        chat = table.get("chat", {})
+        for where, mapping in ((key, texts), (f"{key}.chat", chat)):
+            if not isinstance(mapping, dict) or not all(
+                isinstance(v, str) and v for v in mapping.values()
+            ):
+                raise IvrConfigError(file, None, where, "must map language codes to non-empty text")
+        prompts[pid] = Prompt(pid, texts, dict(chat))
     return prompts
 
 

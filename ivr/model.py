@@ -60,6 +60,7 @@ class Prompt:
 
     id: str
     texts: Mapping[str, str]
+    chat: Mapping[str, str] = field(default_factory=dict)  # optional wording for chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,8 @@ class Flow:
     max_visits: int = 60
     overflow: str | None = None
 
-    def text(self, prompt_id: str, language: str) -> str:
-        texts = self.prompts[prompt_id].texts
-        return texts.get(language) or texts[self.default_language]
+    def text(self, prompt_id: str, language: str, channel: str = "voice") -> str:
+        prompt = self.prompts[prompt_id]
+        if channel == "chat" and prompt.chat:
+            return prompt.chat.get(language) or prompt.chat[self.default_language]
+        return prompt.texts.get(language) or prompt.texts[self.default_language]

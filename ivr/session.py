@@ -19,18 +19,13 @@ from typing import Any, Literal
 from ccserver.errors import IllegalTransition
 from ivr import actions as a
 from ivr import events as e
-from ivr.checkdigit import luhn_valid
 from ivr.errors import IvrSessionError
+from ivr.inputs import LANGUAGE_NAMES, as_int, interpret
 from ivr.model import Flow, Node, NodeKind
 from ivr.record import PathRecorder
 
 ChannelKind = Literal["voice", "chat"]
 QueueOpen = Callable[[str, float], bool]
-
-LANGUAGE_NAMES: Mapping[str, str] = {
-    "en": "English", "ja": "日本語", "th": "ภาษาไทย", "zh": "中文", "ko": "한국어",
-    "fr": "Français", "de": "Deutsch", "es": "Español", "vi": "Tiếng Việt",
-}  # fmt: skip
 
 
 class IvrState(enum.StrEnum):
@@ -141,7 +136,7 @@ class IvrSession:
             self._record.input(node.id, None, "no_input", now, node.sensitive)
             return self._retry(node, node.no_input_prompt, now)
         raw = event.digits if isinstance(event, e.Digits) else event.text
-        value = self._interpret(node, raw, isinstance(event, e.Text))
+        value = interpret(node, raw, isinstance(event, e.Text), self._text)
         if value is None:
             self._record.input(node.id, raw.strip(), "invalid", now, node.sensitive)
             return self._retry(node, node.invalid_prompt, now)
@@ -240,10 +235,9 @@ class IvrSession:
         choices: tuple[a.ChoiceOption, ...] = ()
         if node.kind is NodeKind.MENU:
             choices = tuple(
-                a.ChoiceOption(c.digit, self.flow.text(c.label, self.language) if c.label
-                               else c.digit)
+                a.ChoiceOption(c.digit, self._text(c.label) if c.label else c.digit)
                 for c in node.choices
-            )  # fmt: skip
+            )
         elif node.kind is NodeKind.LANGUAGE:
             choices = tuple(
                 a.ChoiceOption(c.digit, LANGUAGE_NAMES.get(c.target, c.target))
@@ -261,7 +255,7 @@ class IvrSession:
         prompt = self._must(node.prompt)
         self._emit(a.Collect(
             node=node.id, prompt=prompt, language=self.language,
-            text=self.flow.text(prompt, self.language), timeout=node.timeout,
+            text=self._text(prompt), timeout=node.timeout,
             min_digits=min_d, max_digits=max_d, choices=choices, sensitive=node.sensitive,
         ))  # fmt: skip
         self.state = IvrState.WAITING_INPUT
@@ -281,42 +275,6 @@ class IvrSession:
             self._play(prompt, interruptible=node.kind is NodeKind.MENU)
         self._collect(node, now)
 
-    def _interpret(self, node: Node, raw: str, typed: bool) -> str | None:
-        """The valid value of an input for ``node``, or None when it is invalid."""
-        text = raw.strip()
-        if node.kind in (NodeKind.MENU, NodeKind.LANGUAGE):
-            for c in node.choices:
-                if text == c.digit:
-                    return c.digit
-            if typed:  # chat: the caller may type the button's label instead of its value
-                for opt in self._choice_labels(node):
-                    if text.casefold() == opt[1].casefold():
-                        return opt[0]
-            return None
-        if typed:
-            text = re.sub(r"[\s-]", "", text)
-        if not text.isdigit():
-            return None
-        if node.kind is NodeKind.RATING:
-            ok = node.min_value <= int(text) <= node.max_value
-            return str(int(text)) if ok else None
-        if not node.min_length <= len(text) <= node.max_length:
-            return None
-        if node.pattern is not None and not re.fullmatch(node.pattern, text):
-            return None
-        if node.check_digit == "luhn" and not luhn_valid(text):
-            return None
-        return text
-
-    def _choice_labels(self, node: Node) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        for c in node.choices:
-            if node.kind is NodeKind.LANGUAGE:
-                out += [(c.digit, LANGUAGE_NAMES.get(c.target, c.target)), (c.digit, c.target)]
-            elif c.label is not None:
-                out.append((c.digit, self.flow.text(c.label, self.language)))
-        return out
-
     def _branch(self, node: Node, now: float) -> str | None:
         test = node.test
         if test == "queue_open":
@@ -328,8 +286,8 @@ class IvrSession:
         elif test == "tier":
             value = str(self.variables.get("customer.tier", ""))
         elif test == "open_complaint":
-            count = self.variables.get("customer.open_complaints") or 0
-            value = "true" if int(count) > 0 else "false"
+            count = as_int(self.variables.get("customer.open_complaints")) or 0
+            value = "true" if count > 0 else "false"
         elif test == "language":
             value = self.language
         else:
@@ -357,7 +315,9 @@ class IvrSession:
             if item.kind == "digits":
                 self._emit(a.SayDigits(re.sub(r"\D", "", str(value)), self.language))
             elif item.kind == "number":
-                self._emit(a.SayNumber(int(value), self.language))
+                number = as_int(value)
+                if number is not None:
+                    self._emit(a.SayNumber(number, self.language))
             else:
                 self._emit(a.SayDate(str(value)[:10], self.language))
         self._record.answer(node.id, lookup, "answered")
@@ -401,8 +361,11 @@ class IvrSession:
             self._emit(a.SurveyResult(dict(self.scores)))
 
     def _play(self, prompt: str, interruptible: bool = False) -> None:
-        text = self.flow.text(prompt, self.language)
+        text = self._text(prompt)
         self._emit(a.Play(prompt, self.language, text, interruptible))
+
+    def _text(self, prompt: str) -> str:
+        return self.flow.text(prompt, self.language, self.channel_kind)
 
     def _lookup(self, kind: str, key: str, purpose: str) -> None:
         self._lookup_purpose = purpose

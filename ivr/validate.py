@@ -47,6 +47,10 @@ def _check_prompts(flow: Flow) -> None:
                     raise IvrConfigError(
                         flow.file, node.id, key, f"prompt {pid!r} has no {lang!r} text"
                     )
+                if prompt.chat and lang not in prompt.chat:
+                    raise IvrConfigError(
+                        flow.file, node.id, key, f"prompt {pid!r} has no {lang!r} chat text"
+                    )
 
 
 def _successors(node: Node) -> list[str]:

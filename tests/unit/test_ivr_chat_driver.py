@@ -32,7 +32,11 @@ def test_language_menu_is_buttons_with_native_names() -> None:
     assert turn.actions == []
     [msg] = turn.messages
     assert msg["kind"] == "buttons"
-    assert msg["text"].startswith("For English, press 1.")
+    # chat wording, not "press 1": the prompt's chat text is used on this channel
+    assert (
+        msg["text"]
+        == "Please choose your language · 言語を選択してください · กรุณาเลือกภาษา · 请选择语言"
+    )
     assert msg["buttons"] == [
         {"label": "English", "value": "1"},
         {"label": "日本語", "value": "2"},
@@ -53,7 +57,7 @@ def test_choosing_thai_then_account_prompt_is_a_numeric_text_field() -> None:
     assert turn.messages == [
         {"kind": "text", "text": "ขอบคุณที่โทรติดต่อศูนย์บริการของเรา", "buttons": [],
          "lang": "th"},
-        {"kind": "text", "text": "กรุณากดหมายเลขบัญชีของท่าน แล้วตามด้วยเครื่องหมายสี่เหลี่ยม",
+        {"kind": "text", "text": "กรุณาพิมพ์หมายเลขบัญชีของท่าน",
          "buttons": [], "lang": "th",
          "input": {"min_length": 6, "max_length": 10, "sensitive": False}},
     ]  # fmt: skip

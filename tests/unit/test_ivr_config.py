@@ -116,6 +116,19 @@ def test_main_flow_covers_the_service_desk() -> None:
     assert len(set(texts.values())) == 4
 
 
+def test_chat_wording_must_cover_every_language() -> None:
+    text = _tiny().replace('ja = "担当者は1', 'chat.en = "Pick one."\nja = "担当者は1')
+    with pytest.raises(IvrConfigError) as info:
+        loads_flow(text, "x.toml")
+    assert (
+        info.value.message
+        == "x.toml: node 'menu': key 'prompt': prompt 'menu' has no 'ja' chat text"
+    )
+    flow = loads_flow(text.replace('chat.en = "Pick one."', 'chat = { en = "Pick", ja = "選択" }'))
+    assert flow.text("menu", "ja", "chat") == "選択"
+    assert flow.text("menu", "ja", "voice") == "担当者は1、終了は2を押してください。"
+
+
 def _tiny(extra: str = "") -> str:
     return (FLOWS / "valid_tiny.toml").read_text(encoding="utf-8") + extra
 

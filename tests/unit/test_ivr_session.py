@@ -118,6 +118,10 @@ next = "bye"
 """
 
 
+# What a Japanese IME types for 79927398713 (full-width digits, U+FF10 + n).
+FULLWIDTH = "79927398713".translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
+
+
 def terminal(kind: str, body: str) -> str:
     return f'\n[nodes.n]\nkind = "{kind}"\n{body}\n'
 
@@ -156,6 +160,10 @@ CASES: list[tuple[str, str, dict[str, Any], list[str], list[str]]] = [
      ["collect:n", "play:p-bad@en", "collect:n", "hangup:ivr_end"]),
     ("collect chat spaces", COLLECT, {"channel": "chat"}, ["start", "t:7992 7398 713"],
      ["collect:n", "set:ivr.acct=79927398713", "route:general"]),
+    ("collect chat full-width digits", COLLECT, {"channel": "chat"}, ["start", "t:" + FULLWIDTH],
+     ["collect:n", "set:ivr.acct=79927398713", "route:general"]),
+    ("collect voice non-ascii digits", COLLECT, {}, ["start", "d:" + FULLWIDTH, "timeout"],
+     ["collect:n", "play:p-bad@en", "collect:n", "hangup:ivr_end"]),
     ("collect letters", COLLECT, {"channel": "chat"}, ["start", "t:abc", "timeout"],
      ["collect:n", "play:p-bad@en", "collect:n", "hangup:ivr_end"]),
     ("identify by caller id", IDENTIFY, {"caller_id": "15551230000"},
@@ -196,6 +204,11 @@ CASES: list[tuple[str, str, dict[str, Any], list[str], list[str]]] = [
     ("answer number", COMPLAINTS, {"variables": {"customer.id": "c1"}},
      ["start", 'l:{"count": 2}'],
      ["lookup:open_complaints=c1", "play:p-count@en", "number:2", "hangup:ivr_end"]),
+    ("answer bad number from CRM", COMPLAINTS, {"variables": {"customer.id": "c1"}},
+     ["start", 'l:{"count": "many"}'],
+     ["lookup:open_complaints=c1", "play:p-count@en", "hangup:ivr_end"]),
+    ("branch bad complaint count", branch("open_complaint", 'true = "bye"'),
+     {"variables": {"customer.open_complaints": "n/a"}}, ["start"], ["route:general"]),
     ("set", SET, {}, ["start"],
      ["set:priority=7", "set:skills={'billing': 2}", "set:reason=billing", "set:queue=billing",
       "route:general"]),
