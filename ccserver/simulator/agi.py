@@ -15,8 +15,8 @@ from ccserver.ami.agi import encode_agi_result
 from ccserver.simulator.channel import SimChannel
 from ccserver.simulator.pbx import Pbx
 
-SOUND_SECONDS = 1.0  # simulated length of any sound file
-DIGIT_SECONDS = 0.4  # SAY DIGITS / SAY NUMBER per spoken digit
+SOUND_SECONDS = 0.25  # simulated length of any sound file (Asterisk's beep: endpos=2000)
+DIGIT_SECONDS = 0.33  # SAY DIGITS / SAY NUMBER per spoken digit (as recorded in b1)
 INVALID = "510 Invalid or unknown command"
 
 
@@ -102,6 +102,7 @@ async def execute(pbx: Pbx, ch: SimChannel, command: str) -> tuple[str, bool]:
     upper = [w.upper() for w in words[:3]]
     if upper[:1] == ["ANSWER"]:
         pbx.answer(ch)
+        await pbx.sleep(0.02)  # media set-up; lets OriginateResponse go out first (b1)
         return "200 result=0", False
     if upper[:2] == ["ASYNCAGI", "BREAK"]:
         return "200 result=0", True

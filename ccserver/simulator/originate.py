@@ -139,9 +139,9 @@ async def _answer_later(pbx: Pbx, ch: SimChannel, seconds: float) -> None:
     pbx.answer(ch)
 
 
-async def _hangup_later(pbx: Pbx, ch: SimChannel, seconds: float) -> None:
+async def _hangup_later(pbx: Pbx, ch: SimChannel, seconds: float, cause: int = 16) -> None:
     await pbx.sleep(seconds)
-    pbx.hangup(ch, 16)
+    pbx.hangup(ch, cause, request=cause != 0)
 
 
 async def _dial_local(
@@ -178,7 +178,8 @@ async def _dial_local(
             ch.variables[key] = value
     kind = pbx.behaviour(context, exten)
     if kind is None:
-        pbx.hangup(two, 0, request=False)
+        # OriginateResponse goes out first, then the two halves hang up (c5).
+        pbx.spawn(_hangup_later(pbx, two, 0, cause=0), f"no-exten-{two.name}")
         return None, REASON_FAILED
     if kind == "dial":
         behaviour = pbx.endpoint(f"PJSIP/{exten}")

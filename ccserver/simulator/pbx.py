@@ -34,7 +34,7 @@ DEFAULT_DIALPLAN: dict[str, tuple[list[str], str]] = {
     "ccserver-hold": (["s"], "moh"),
     "customer-phone": (["s"], "answer_wait"),
     "outbound": (["_X.", "_+X."], "dial"),
-    "agents": (["_[a-z0-9]!"], "dial"),
+    "agents": (["agent1", "agent2", "noanswer", "_X."], "dial"),
 }
 
 
@@ -61,6 +61,7 @@ class Pbx:
         self.bridges: dict[str, SimBridge] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.default_endpoint = Endpoint()
+        self.endpoints["PJSIP/noanswer"] = Endpoint(never_answer=True)
         self.globals: dict[str, str] = {}
         self.missing_sounds: set[str] = {"no-such-file"}
         self.dialplan = {

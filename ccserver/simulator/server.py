@@ -41,6 +41,9 @@ class AmiSession:
         self.username: str | None = None
         self._events: set[str] | None = None  # None: every class; empty: events off
         self._closed = False
+        # Asterisk writes a session's events from the thread running its action: while an
+        # action runs they pile up and follow its response. ``_held`` models that.
+        self._held: list[bytes] | None = None
 
     # -- output --------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -76,7 +79,15 @@ class AmiSession:
             classes = privilege.split(",")
             if not any(c in self._events for c in classes):
                 return
-        self.write(data)
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            self.write(data)
+
+    def _flush_held(self) -> None:
+        held, self._held = self._held, None
+        for data in held or ():
+            self.write(data)
 
     def set_events(self, mask: str) -> None:
         mask = mask.strip().lower()
@@ -88,6 +99,7 @@ class AmiSession:
             self._events = {c.strip() for c in mask.split(",") if c.strip()}
 
     def close(self) -> None:
+        self._flush_held()
         self._closed = True
         self._writer.close()
 
@@ -145,11 +157,11 @@ class AmiSession:
                 ],
             )
             return
-        if name == "originate" and (action.get("Async") or "").lower() not in ("true", "yes", "1"):
-            # A synchronous Originate waits for the answer; keep reading meanwhile.
-            self.pbx.spawn(handler(self, action), "action-originate")
-            return
-        await handler(self, action)
+        self._held = []
+        try:
+            await handler(self, action)
+        finally:
+            self._flush_held()
 
     async def _login(self, action: Action) -> None:
         user = action.get("Username") or ""

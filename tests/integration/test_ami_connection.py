@@ -45,8 +45,8 @@ def client(sim: AsteriskSimulator, **kwargs: object) -> AmiConnection:
     return AmiConnection("127.0.0.1", sim.port, "ccserver", "s3cret", **options)  # type: ignore[arg-type]
 
 
-async def next_event(events: asyncio.Queue[Event], name: str, timeout: float = 3.0) -> Event:
-    async with asyncio.timeout(timeout):
+async def next_event(events: asyncio.Queue[Event], name: str) -> Event:
+    async with asyncio.timeout(3.0):
         while True:
             event = await events.get()
             if event.name == name:
@@ -156,7 +156,7 @@ async def test_originate_ok_and_failures(sim: AsteriskSimulator) -> None:
                     "Async": "true",
                 },
             )
-        results = {}
+        results: dict[str, tuple[str, str]] = {}
         while len(results) < 3:
             event = await next_event(events, "OriginateResponse")
             results[event["Channel"].split("-")[0]] = (event["Response"], event["Reason"])
@@ -194,12 +194,14 @@ async def test_garbage_on_the_wire_does_not_kill_the_connection(sim: AsteriskSim
 
 async def test_reconnect_with_resync_after_disconnect_mid_call(sim: AsteriskSimulator) -> None:
     resynced: list[int] = []
+    done = asyncio.Event()
 
     async def resync(c: AmiConnection) -> None:
         channels = await c.send_action("CoreShowChannels")
         await c.send_action("QueueStatus")
         assert isinstance(channels, EventList)
         resynced.append(len(channels.events))
+        done.set()
 
     async with client(sim, on_reconnect=resync) as conn:
         call = sim.place_call("15551230000", [Wait(1000)])
@@ -210,9 +212,7 @@ async def test_reconnect_with_resync_after_disconnect_mid_call(sim: AsteriskSimu
         # queued while down: this one waits for the reconnect and then succeeds
         pong = await conn.send_action("Ping", timeout=3)
         assert isinstance(pong, Response) and pong.ok
-        async with asyncio.timeout(3):
-            while not resynced:
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(done.wait(), 3)
         assert resynced == [1] and conn.reconnects == 1
         assert call.name in sim.channels
 
