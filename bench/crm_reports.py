@@ -57,7 +57,7 @@ def make_orders(n: int, rng: random.Random) -> list[dict[str, Any]]:
         {
             "customer_id": f"c{rng.randrange(max(1, n // 4))}",
             "ordered_at": T0 - rng.random() * 730 * DAY,
-            "amount": round(rng.lognormvariate(4, 1), 2),
+            "total": round(rng.lognormvariate(4, 1), 2),
         }
         for _ in range(n)
     ]

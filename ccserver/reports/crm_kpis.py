@@ -86,14 +86,15 @@ class ComplaintKpis:
 
 
 def complaint_time(row: Any) -> float | None:
-    return to_timestamp(get(row, "received_at"))
+    """Receipt time: ``received_at`` (rule objects) or ``created_at`` (complaints table)."""
+    return to_timestamp(get(row, "received_at", get(row, "created_at")))
 
 
 def _complaint_kpis(rows: Iterable[Any], now: float | None) -> ComplaintKpis:
     k = ComplaintKpis()
     for row in rows:
         k.complaints += 1
-        received = to_timestamp(get(row, "received_at"))
+        received = complaint_time(row)
         resolved = to_timestamp(get(row, "first_resolved_at")) or to_timestamp(
             get(row, "resolved_at")
         )
@@ -149,7 +150,13 @@ class FollowUpKpis:
 
 
 def followup_time(row: Any) -> float | None:
-    return to_timestamp(get(row, "scheduled_at"))
+    """Planned time: ``scheduled_at`` (rule objects), else ``window_start`` then ``created_at``
+    (follow_ups table)."""
+    for name in ("scheduled_at", "window_start", "created_at"):
+        ts = to_timestamp(get(row, name))
+        if ts is not None:
+            return ts
+    return None
 
 
 def followup_kpis_by(

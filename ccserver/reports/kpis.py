@@ -1,5 +1,6 @@
 """Contact-center KPIs from contact rows and agent-state rows (field names of the contacts
-table: channel, direction, queue, agent_id, customer_id, queued_at, answered_at, ended_at,
+table: channel, direction, queue, agent_id, customer_id, started_at, queued_at, answered_at,
+ended_at,
 wait_s, talk_s, hold_s, wrap_s, outcome, disposition, fcr).
 
 Definitions (T = ``service_level_s``, S = ``short_abandon_s``):
@@ -49,8 +50,11 @@ class KpiSettings:
 
 
 def contact_time(row: Any) -> float | None:
-    """When a contact happened: queued, else answered, else ended (epoch seconds)."""
-    for name in ("queued_at", "answered_at", "ended_at"):
+    """When a contact happened: started, else queued, answered, ended (epoch seconds).
+
+    ``started_at`` is what the contacts table always has; the others are fallbacks for rows
+    built elsewhere. Grouping by period and FCR repeat detection both use this time."""
+    for name in ("started_at", "queued_at", "answered_at", "ended_at"):
         ts = to_timestamp(get(row, name))
         if ts is not None:
             return ts
@@ -118,8 +122,12 @@ class ContactKpis:
         row: dict[str, Any] = {
             "contacts": self.contacts,
             "answered": self.answered,
+            "answered_in_sl": self.answered_in_sl,
             "abandoned": self.abandoned,
             "short_abandoned": self.short_abandoned,
+            "abandoned_ivr": self.abandoned_ivr,
+            "self_service": self.self_service,
+            "callback_requested": self.callback_requested,
             "service_level": self.service_level,
             "abandon_rate": self.abandon_rate,
             "asa_s": self.asa_s,

@@ -156,3 +156,28 @@ def test_survey_kpis_by_agent_and_day() -> None:
     assert list(by_day) == [("2026-03-02",), ("2026-03-03",)]
     row = by_day[("2026-03-03",)].as_row()
     assert row["csat_percent"] == 0.0 and row["csi"] is None
+
+
+def test_store_shaped_rows_use_created_at_and_window_start() -> None:
+    created = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
+    complaints = [
+        {
+            "created_at": created,
+            "sla_due_at": datetime(2026, 3, 6, tzinfo=UTC),
+            "resolved_at": datetime(2026, 3, 5, 12, 0, tzinfo=UTC),
+            "status": "resolved",
+        }
+    ]
+    groups = ck.complaint_kpis_by(complaints, ("day",))
+    assert list(groups) == [("2026-03-05",)]
+    k = groups[("2026-03-05",)]
+    assert k.mean_resolution_h == pytest.approx(4.0) and k.sla_met == 1
+    followups = [
+        {
+            "status": "done",
+            "window_start": datetime(2026, 3, 7, 9, tzinfo=UTC),
+            "created_at": created,
+        },
+        {"status": "planned", "window_start": None, "created_at": created},
+    ]
+    assert list(ck.followup_kpis_by(followups, ("day",))) == [("2026-03-05",), ("2026-03-07",)]

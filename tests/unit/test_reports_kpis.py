@@ -193,3 +193,10 @@ def test_report_rows_flatten_groups() -> None:
     assert [r["queue"] for r in rows] == ["sales", "support"]
     assert rows[1]["contacts"] == 1 and rows[1]["service_level"] == 0.0
     assert rows[0]["contacts_chat"] == 1
+
+
+def test_started_at_wins_over_queued_at_for_period() -> None:
+    started = datetime(2026, 3, 1, 23, 59, 50, tzinfo=UTC)
+    row = contact(started_at=started, queued_at=datetime(2026, 3, 2, 0, 0, 5, tzinfo=UTC))
+    assert list(kpis.contact_kpis_by([row], ("day",))) == [("2026-03-01",)]
+    assert kpis.contact_time(row) == started.timestamp()

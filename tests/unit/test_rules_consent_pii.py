@@ -92,3 +92,30 @@ def test_parse_policy_overrides_and_names_bad_keys() -> None:
     with pytest.raises(ConfigError) as info:
         pii.parse_pii_policy({"card_number": {"agent": {"keep_last": -1}}}, "crm.toml")
     assert info.value.details["key"] == "pii.card_number.agent.keep_last"
+
+
+def test_consents_from_customer_table_columns_or_mapping() -> None:
+    from dataclasses import dataclass
+
+    from ccserver.crm.rules.consent import consents_of
+
+    @dataclass
+    class Customer:
+        consent_phone: bool = True
+        consent_email: bool = False
+        consent_sms: bool = False
+        consent_survey: bool = True
+        consent_marketing: bool = False
+
+    flags = consents_of(Customer())
+    assert flags == {
+        "phone": True,
+        "email": False,
+        "sms": False,
+        "survey": True,
+        "marketing": False,
+    }
+    assert may_contact(flags, "voice", "survey") and not may_contact(flags, "email", "survey")
+    assert consents_of({"consents": {"email": True}}) == {"email": True}
+    assert consents_of({"consent_phone": False}) == {"phone": False}
+    assert consents_of({}) == {}

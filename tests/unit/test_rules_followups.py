@@ -190,3 +190,20 @@ def test_due_phone_followup_becomes_outbound_interaction() -> None:
     fl.start(fu, T0)
     with pytest.raises(IllegalTransition):
         fl.as_interaction(fu, T0)
+
+
+def test_followup_channel_aliases() -> None:
+    from ccserver.crm.rules.errors import UnknownChannel
+
+    assert fl.followup_channel("voice") is FollowUpChannel.PHONE
+    assert fl.followup_channel("email") is FollowUpChannel.EMAIL
+    assert fl.followup_channel("visit") is FollowUpChannel.VISIT
+    with pytest.raises(UnknownChannel):
+        fl.followup_channel("carrier_pigeon")
+
+
+def test_bulk_plan_reads_customer_table_consent_columns() -> None:
+    rows = [{"id": "a", "consent_phone": True}, {"id": "b", "consent_phone": False}]
+    template = FollowUpTemplate("check", FollowUpChannel.PHONE)
+    plan = fl.plan_bulk(rows, lambda r: True, template, T0)
+    assert [f.customer_id for f in plan.planned] == ["a"] and plan.skipped == [("b", "no_consent")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ def order(cid: str, days_ago: float, amount: float, status: str = "delivered") -
     return {
         "customer_id": cid,
         "ordered_at": NOW - days_ago * DAY,
-        "amount": amount,
+        "total": amount,
         "status": status,
     }
 
@@ -116,11 +117,23 @@ def test_segment_customers_end_to_end() -> None:
 def test_orders_with_datetimes_and_objects() -> None:
     class Order:
         def __init__(self, cid: str, at: datetime, amount: float) -> None:
-            self.customer_id, self.ordered_at, self.amount = cid, at, amount
+            self.customer_id, self.ordered_at, self.total = cid, at, Decimal(str(amount))
 
     at = datetime.fromtimestamp(NOW - 3 * DAY, UTC)
-    result = sg.segment_customers([Order("x", at, 10.0)], NOW, SegmentationConfig())
+    result = sg.segment_customers([Order("x", at, 10.5)], NOW, SegmentationConfig())
     assert result["x"].recency_days == pytest.approx(3.0)
+    assert result["x"].monetary == 10.5
+
+
+def test_ignored_statuses_and_orders_without_customer() -> None:
+    orders = [
+        order("a", 1, 10.0),
+        order("a", 2, 99.0, "returned"),
+        order("a", 3, 99.0, "refunded"),
+        {"customer_id": None, "ordered_at": NOW, "total": 5.0},
+    ]
+    result = sg.segment_customers(orders, NOW, SegmentationConfig())
+    assert list(result) == ["a"] and result["a"].monetary == 10.0
 
 
 def test_tier_rules_first_match_wins_and_rfm_conditions() -> None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import Any
 
+from ccserver.crm.rules.rows import get
 from ccserver.domain import Channel
 
 
@@ -41,6 +43,21 @@ CHANNEL_FLAG: dict[str, str | None] = {
 }
 
 _OPT_IN_PURPOSES = frozenset({Purpose.SURVEY, Purpose.MARKETING})
+FLAGS = ("phone", "email", "sms", "survey", "marketing", "do_not_contact")
+
+
+def consents_of(customer: Any) -> dict[str, bool | None]:
+    """The consent flags of a customer row: a ``consents`` mapping when it has one, else the
+    customers table's ``consent_<flag>`` columns (mapping or object)."""
+    nested = get(customer, "consents")
+    if isinstance(nested, Mapping):
+        return {str(k): v for k, v in nested.items()}
+    flags: dict[str, bool | None] = {}
+    for flag in FLAGS:
+        value = get(customer, f"consent_{flag}")
+        if value is not None:
+            flags[flag] = bool(value)
+    return flags
 
 
 def may_contact(

@@ -45,6 +45,10 @@ class InvalidAnswer(CrmRuleError):
     code = "followup_answer_invalid"
 
 
+class UnknownChannel(CrmRuleError):
+    code = "followup_channel_unknown"
+
+
 class MissingAnswers(CrmRuleError):
     code = "followup_answers_missing"
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccserver.crm.rules import config_values as cv
-from ccserver.crm.rules.consent import may_contact
-from ccserver.crm.rules.errors import InvalidAnswer, MissingAnswers
+from ccserver.crm.rules.consent import consents_of, may_contact
+from ccserver.crm.rules.errors import InvalidAnswer, MissingAnswers, UnknownChannel
 from ccserver.crm.rules.rows import get
 from ccserver.domain import Channel, Direction, Interaction, new_id
 from ccserver.errors import IllegalTransition
@@ -46,6 +46,20 @@ class FollowUpChannel(enum.StrEnum):
     PHONE = "phone"
     EMAIL = "email"
     VISIT = "visit"
+
+
+# Names other parts use for a phone follow-up (the follow_ups table defaults to "voice").
+_CHANNEL_ALIASES = {"voice": "phone", "callback": "phone", "follow_up": "phone", "call": "phone"}
+
+
+def followup_channel(value: str) -> FollowUpChannel:
+    """A follow-up channel from a stored or configured name, accepting call aliases."""
+    try:
+        return FollowUpChannel(_CHANNEL_ALIASES.get(value, value))
+    except ValueError:
+        raise UnknownChannel(
+            f"unknown follow-up channel {value!r}", details={"channel": value}
+        ) from None
 
 
 _S = FollowUpState
@@ -322,12 +336,12 @@ def plan_bulk(
     now: float,
     *,
     id_field: str = "id",
-    consents_field: str = "consents",
 ) -> BulkPlan:
     """One follow-up per distinct customer row matching ``predicate`` whose consent allows it.
 
-    Customer rows are mappings or objects with an id and a consent-flag mapping; rows that
-    match but may not be contacted on the template's channel are listed in ``skipped``.
+    Customer rows are mappings or objects with an id and consent flags (a ``consents``
+    mapping or the ``consent_<flag>`` columns, see :func:`consents_of`); rows that match but
+    may not be contacted on the template's channel are listed in ``skipped``.
     """
     planned: list[FollowUp] = []
     skipped: list[tuple[str, str]] = []
@@ -339,8 +353,7 @@ def plan_bulk(
         if customer_id in seen:
             continue
         seen.add(customer_id)
-        consents = get(row, consents_field) or {}
-        if not may_contact(consents, template.channel.value, "follow_up"):
+        if not may_contact(consents_of(row), template.channel.value, "follow_up"):
             skipped.append((customer_id, "no_consent"))
             continue
         planned.append(plan_followup(template, customer_id, now))

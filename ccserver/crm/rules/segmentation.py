@@ -29,6 +29,7 @@ from ccserver.crm.rules import config_values as cv
 from ccserver.crm.rules.rows import get, to_timestamp
 
 DAY = 86400.0
+IGNORED_ORDER_STATUSES = frozenset({"cancelled", "canceled", "returned", "refunded"})
 YEAR_DAYS = 365.25
 
 # Conditions a tier rule may use: name -> (figure, comparison).
@@ -178,18 +179,20 @@ def segment_customers(
     config: SegmentationConfig,
     customer_ids: Iterable[str] = (),
     *,
-    amount_field: str = "amount",
+    amount_field: str = "total",
     time_field: str = "ordered_at",
+    ignore_statuses: frozenset[str] = IGNORED_ORDER_STATUSES,
 ) -> dict[str, CustomerValue]:
     """RFM, lifecycle, CLV, tier and priority boost for every customer with orders (plus
     ``customer_ids`` without orders, as prospects). Order rows: customer_id, ordered_at,
-    amount (mappings or objects; ``status == "cancelled"`` rows are ignored)."""
+    total (the orders table's names; mappings or objects). Orders whose ``status`` is in
+    ``ignore_statuses`` (cancelled, returned...) and orders without a customer are skipped."""
     last: dict[str, float] = {}
     first: dict[str, float] = {}
     count: dict[str, int] = {}
     total: dict[str, float] = {}
     for row in orders:
-        if get(row, "status") == "cancelled":
+        if get(row, "status") in ignore_statuses or get(row, "customer_id") is None:
             continue
         cid = str(get(row, "customer_id"))
         at = to_timestamp(get(row, time_field))
