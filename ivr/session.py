@@ -87,6 +87,9 @@ class IvrSession:
         self._out: list[a.IvrAction] = []
         self._record = PathRecorder(flow.name, channel_kind, now)
         self._identified_by: str | None = None
+        if self.variables.get("customer.id") is not None:  # known already (e.g. chat login)
+            self.attributes["customer_id"] = str(self.variables["customer.id"])
+            self._identified_by = "login"
         self._overflowed = False
         self._wait_start = now
 

@@ -176,7 +176,10 @@ CASES: list[tuple[str, str, dict[str, Any], list[str], list[str]]] = [
     ("identify not found twice", IDENTIFY, {}, ["start", "d:111", "l:none", "d:222", "l:none"],
      ["collect:n", "lookup:customer_by_account=111", "play:p-nf@en", "collect:n",
       "lookup:customer_by_account=222", "hangup:ivr_end"]),
-    ("identify already known", IDENTIFY, {}, ["start"], ["collect:n"]),
+    ("identify no caller id asks", IDENTIFY, {}, ["start"], ["collect:n"]),
+    ("identify by order number", IDENTIFY.replace('"account"', '"order"'), {},
+     ["start", "d:7777", 'l:{"id": "c3"}'],
+     ["collect:n", "lookup:customer_by_order=7777", "set:customer_id=c3", "route:general"]),
     ("branch queue open lookup", branch("queue_open", 'false = "bye"', 'queue = "general"'),
      {}, ["start", 'l:{"open": false}'], ["lookup:queue_open=general", "hangup:ivr_end"]),
     ("branch queue open unknown", branch("queue_open", 'false = "bye"', 'queue = "general"'),
@@ -240,9 +243,11 @@ def test_node_kinds(
 def test_identify_skipped_when_customer_known() -> None:
     flow = make_flow('[nodes.s]\nkind = "play"\nprompt = "p-x"\nnext = "n"\n' + IDENTIFY,
                      start="s")  # fmt: skip
-    session = IvrSession(flow, "chat", 0.0, caller_id="555")
-    session.attributes["customer_id"] = "c9"  # chat login already told us who this is
+    # The chat login already told us who this is: no lookup, no question.
+    session = IvrSession(flow, "chat", 0.0, caller_id="555", variables={"customer.id": "c9"})
     assert [summary(x) for x in run(session, ["start"])] == ["play:p-x@en", "route:general"]
+    record = session.path_record()
+    assert (record["customer_id"], record["identified_by"]) == ("c9", "login")
 
 
 def test_route_carries_skills_priority_language_and_attributes() -> None:
