@@ -39,7 +39,7 @@ class ComplaintMachine(RuleBasedStateMachine):
             customer_id="k",
             category="product",
             subcategory="quality",
-            severity="medium",
+            severity="normal",
             owner="o",
             now=T0,
         )

@@ -40,7 +40,7 @@ DEFAULT_CATEGORIES: dict[str, tuple[str, ...]] = {
 DEFAULT_SEVERITIES: dict[str, Severity] = {
     "critical": Severity("critical", 4.0),
     "high": Severity("high", 24.0),
-    "medium": Severity("medium", 72.0),
+    "normal": Severity("normal", 72.0),  # the complaints table default
     "low": Severity("low", 168.0),
 }
 
