@@ -66,7 +66,7 @@ async def originate(s: AmiSession, a: Action) -> None:
         s.respond(a, "Success", [("Message", "Originate successfully queued")])
         s.pbx.spawn(run_originate(s.pbx, req), f"originate-{req.channel}")
         return
-    ok = await run_originate(s.pbx, req)
+    ok = await run_originate(s.pbx, req, report=False)
     if ok:
         s.respond(a, "Success", [("Message", "Originate successfully queued")])
     else:

@@ -50,8 +50,9 @@ def parse_caller_id(text: str | None) -> tuple[str, str]:
     return (text.strip(), "<unknown>")
 
 
-async def run_originate(pbx: Pbx, req: OriginateRequest) -> bool:
-    """Dial, emit OriginateResponse, start the application. True when answered."""
+async def run_originate(pbx: Pbx, req: OriginateRequest, *, report: bool = True) -> bool:
+    """Dial, emit OriginateResponse (``report``: async only, as Asterisk), start the application.
+    True when answered."""
     tech, _, resource = req.channel.partition("/")
     tech_upper = tech.upper()
     channel: SimChannel | None = None
@@ -61,11 +62,13 @@ async def run_originate(pbx: Pbx, req: OriginateRequest) -> bool:
     elif tech_upper in ("PJSIP", "SIP", "IAX2", "DAHDI") and resource:
         channel, reason = await _dial_endpoint(pbx, req, tech, resource)
     if channel is None or reason != REASON_ANSWERED:
-        _respond(pbx, req, None, reason)
+        if report:
+            _respond(pbx, req, None, reason)
         return False
     for key, value in req.variables:
         channel.variables[key] = value
-    _respond(pbx, req, channel, REASON_ANSWERED)
+    if report:
+        _respond(pbx, req, channel, REASON_ANSWERED)
     pbx.spawn(_after_answer(pbx, req, channel), f"originate-app-{channel.name}")
     return True
 
