@@ -55,7 +55,14 @@ class CustomerService:
     ) -> None:
         self._sessions = sessions
         bind = sessions.kw.get("bind")
-        self._engine: AsyncEngine | None = bind if isinstance(bind, AsyncEngine) else None
+        self._engine: AsyncEngine | None = None
+        if isinstance(bind, AsyncEngine):
+            # On PostgreSQL a single SELECT needs no BEGIN/ROLLBACK round trips; on SQLite
+            # switching the isolation level costs more (driver thread hops) than it saves.
+            autocommit = bind.dialect.name == "postgresql"
+            self._engine = (
+                bind.execution_options(isolation_level="AUTOCOMMIT") if autocommit else bind
+            )
         self.default_region = default_region.upper()
 
     # --- create --------------------------------------------------------------------------

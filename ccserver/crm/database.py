@@ -63,8 +63,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_size=10,
         max_overflow=20,
         pool_timeout=10,
-        # Drop connections a restarted server has closed instead of failing the next query.
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip on every checkout, doubling the caller-ID
+        # lookup. After a server restart the first failing query marks a disconnect and
+        # SQLAlchemy discards the whole pool, so one request fails (and the outbox retries).
+        pool_pre_ping=False,
         pool_recycle=1800,
     )
 
