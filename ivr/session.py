@@ -122,6 +122,27 @@ class IvrSession:
             survey=dict(self.scores) or None,
         )
 
+    def contact_fields(self) -> dict[str, Any]:
+        """The record in the shape the runtime keeps on ``Interaction.attributes`` and the
+        CRM contact: ``ivr_path`` (node visits), ``ivr_inputs`` (node -> accepted input,
+        sensitive ones masked), ``ivr_exit``, ``ivr_resolved`` and, once the IVR is over,
+        an ``outcome`` hint ("self_service" / "abandoned_ivr" / None when routed on)."""
+        rec = self.path_record()
+        exit_ = rec["exit"]
+        resolved = rec["self_service"]["resolved"]
+        outcome = None
+        if resolved:
+            outcome = "self_service"
+        elif exit_ is not None and exit_["outcome"] == "caller_hangup":
+            outcome = "abandoned_ivr"
+        return {
+            "ivr_path": rec["nodes"],
+            "ivr_inputs": {i["node"]: i["input"] for i in rec["inputs"] if i["result"] == "ok"},
+            "ivr_exit": exit_,
+            "ivr_resolved": resolved,
+            "outcome": outcome,
+        }
+
     # --- event handlers --------------------------------------------------------------------
     def _ignore(self, event: e.IvrEvent) -> None:
         return None

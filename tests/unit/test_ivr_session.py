@@ -388,6 +388,33 @@ def test_self_service_resolution_is_recorded(tail: list[str], resolved: bool) ->
     assert rec["self_service"]["resolved"] is resolved
 
 
+@pytest.mark.parametrize(
+    ("specs", "outcome", "path"),
+    [
+        (["start", "d:2", 'l:{"status": "shipped"}', "d:9"], "self_service",
+         ["m", "n", "m", "bye"]),
+        (["start", "d:2", "hangup"], "abandoned_ivr", ["m", "n"]),
+        (["start", "d:1"], None, ["m", "agent"]),
+    ],
+)  # fmt: skip
+def test_contact_fields_for_the_interaction_and_contact(
+    specs: list[str], outcome: str | None, path: list[str]
+) -> None:
+    nodes = (
+        '[nodes.m]\nkind = "menu"\nprompt = "p-m"\nfallback = "agent"\n'
+        'choices = { 1 = "agent", 2 = "n", 9 = "bye" }\n'
+        + ANSWER.replace('next = "bye"', 'next = "m"')
+    )
+    session = IvrSession(make_flow(nodes, start="m"), "voice", 0.0, variables={"order": "5"})
+    run(session, specs)
+    fields = session.contact_fields()
+    assert fields["outcome"] == outcome
+    assert fields["ivr_inputs"] == {"m": specs[-1][2:] if outcome != "abandoned_ivr" else "2"}
+    assert [n["node"] for n in fields["ivr_path"]] == path
+    assert fields["ivr_resolved"] is (outcome == "self_service")
+    json.dumps(fields)
+
+
 def test_answer_then_agent_is_not_resolved() -> None:
     session = IvrSession(make_flow(ANSWER.replace('next = "bye"', 'next = "agent"')), "voice",
                          0.0, variables={"order": "1"})  # fmt: skip
