@@ -8,7 +8,7 @@ voice link, drain the outbox (finish writes), close the bus and the database.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +149,16 @@ async def _contact_center(app: web.Application) -> AsyncIterator[None]:
     await cc.close()
 
 
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+
+def _part_contexts() -> list[CleanupCtx]:
+    """Channels and jobs that start after the contact center (voice, text channels,
+    scheduler), in start order; each is an aiohttp cleanup context. Add one line per part."""
+    contexts: list[CleanupCtx] = []
+    return contexts
+
+
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
@@ -169,7 +179,7 @@ def build_app(settings: Settings) -> web.Application:
         session_ttl_s=settings.security.session_ttl_s,
         cookie_secure=settings.server.cookie_secure,
     )
-    app.cleanup_ctx.extend([_database, _outbox, _bus, _contact_center])
+    app.cleanup_ctx.extend([_database, _outbox, _bus, _contact_center, *_part_contexts()])
     app[HUB] = Hub(None, None)  # bus and backend are attached when the contact center starts
     app.router.add_get("/ws", app[HUB].handle)
     health.add_routes(app)
