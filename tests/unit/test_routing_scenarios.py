@@ -267,3 +267,14 @@ def test_announcements_give_position_and_wait() -> None:
     ann = of_type(decisions, Announce)
     assert [(a.task_id, a.position) for a in ann] == [("t1", 1), ("t2", 2)]
     assert ann[0].ewt == 120.0 and ann[1].ewt == 240.0  # default AHT 120 s, one agent
+
+
+def test_language_caller_and_plain_caller_are_served_in_arrival_order() -> None:
+    for first, second in (("ja", "plain"), ("plain", "ja")):
+        engine = RoutingEngine(config())
+        busy_agent(engine, "yuki", "filler", 0.0, skills={"lang.ja": 2})
+        for i, kind in enumerate((first, second), start=1):
+            skills = {"lang.ja": 1} if kind == "ja" else {}
+            engine.submit(task(kind, at=float(i), skills=skills), float(i))
+        engine.end("filler", "yuki", 10.0)
+        assert offers(engine.complete("filler", "yuki", 10.0)) == [(first, "yuki")]
