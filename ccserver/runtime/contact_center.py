@@ -458,6 +458,28 @@ class ContactCenter:
         if i.agent_id:
             await self._publish_agent_state(i.agent_id)
 
+    async def _wrap_up_timed_out(self, agent_id: str) -> None:
+        """The routing engine ended an agent's wrap-up on its timer: close the interactions
+        whose wrap-up ran out, without a disposition (the contact says so)."""
+        now = self.clock()
+        limit = self.routing.config.agents.wrap_up_timeout
+        for i in list(self.interactions.values()):
+            started = i.timestamps.get("wrap_up")
+            if (
+                i.agent_id == agent_id
+                and i.state == InteractionState.WRAP_UP
+                and started is not None
+                and now - started >= limit - 1e-6
+            ):
+                i.attributes["wrap_up_timed_out"] = True
+                i.apply(InteractionEvent.COMPLETE, now)
+                info = self.agents.get(agent_id)
+                if info is not None:
+                    info.current.discard(i.id)
+                    info.handled_today += 1
+                    info.handle_time_total += now - i.timestamps.get("first_connected", now)
+                await self._finish(i)
+
     async def _finish(self, i: Interaction) -> None:
         await self.writer.updated(i)
         await self._publish_interaction(i)
@@ -490,6 +512,8 @@ class ContactCenter:
             await self._publish(agent_topic(d.agent_id), "rona", {"interaction_id": d.task_id})
             await self._publish_agent_state(d.agent_id)
         elif isinstance(d, AgentStateChanged):
+            if d.reason == "wrap_up_timeout":
+                await self._wrap_up_timed_out(d.agent_id)
             await self._publish_agent_state(d.agent_id)
         elif isinstance(d, WorkDropped):
             i = self.interactions.get(d.task_id)

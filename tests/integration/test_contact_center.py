@@ -42,7 +42,9 @@ class Clock:
 
 
 @pytest.fixture
-async def center(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[ContactCenter, Any, Clock, Outbox]]:
+async def center(
+    db_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[ContactCenter, Any, Clock, Outbox]]:
     engine = create_engine(db_url)
     await upgrade_engine(engine)
     sessions = session_factory(engine)
@@ -52,9 +54,13 @@ async def center(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[ContactCent
     await bus.start()
     clock = Clock()
     cc = ContactCenter(
-        RoutingEngine(parse_routing_config(ROUTING, "test")), bus, ContactsWriter(outbox),
-        partial(build_screen_pop, sessions), dispositions=("resolved", "info_given"),
-        disposition_required=True, clock=clock,
+        RoutingEngine(parse_routing_config(ROUTING, "test")),
+        bus,
+        ContactsWriter(outbox),
+        partial(build_screen_pop, sessions),
+        dispositions=("resolved", "info_given"),
+        disposition_required=True,
+        clock=clock,
     )
     try:
         yield cc, sessions, clock, outbox
@@ -83,8 +89,9 @@ async def test_offer_pops_the_customer_and_the_contact_is_written(center: Any) -
     await cc.agent_login(AgentInfo("u1", "agent1", "Agent One", "PJSIP/agent1001"))
     async with cc.bus.subscribe(["agent.u1"]) as sub:
         await cc.agent_ready("u1")
-        i = await cc.new_interaction(Channel.VOICE, customer_id=customer.id,
-                                     attributes={"caller_id": "+81312345678"})
+        i = await cc.new_interaction(
+            Channel.VOICE, customer_id=customer.id, attributes={"caller_id": "+81312345678"}
+        )
         clock.now += 12
         await cc.enqueue(i.id, "support")
         offer = await _next(sub, "offer")
@@ -106,7 +113,12 @@ async def test_offer_pops_the_customer_and_the_contact_is_written(center: Any) -
     await outbox.flush()
     async with sessions() as s:
         row = (await s.scalars(select(Contact).where(Contact.interaction_id == i.id))).one()
-    assert (row.outcome, row.disposition, row.agent_id, row.fcr) == ("answered", "resolved", "u1", True)
+    assert (row.outcome, row.disposition, row.agent_id, row.fcr) == (
+        "answered",
+        "resolved",
+        "u1",
+        True,
+    )
     assert row.wait_s == pytest.approx(0.0, abs=0.01)
     assert row.talk_s == pytest.approx(90.0, abs=0.01)
     assert row.wrap_s == pytest.approx(15.0, abs=0.01)
@@ -143,3 +155,23 @@ async def test_rejected_offer_goes_to_the_next_agent(center: Any) -> None:
     wall = await cc.wallboard_snapshot()
     states = {a["id"]: a["state"] for a in wall["agents"]}
     assert states[first] == "rona" and states[second] == "reserved"
+
+
+async def test_wrap_up_that_runs_out_closes_the_contact_without_disposition(center: Any) -> None:
+    cc, sessions, clock, outbox = center
+    await cc.agent_login(AgentInfo("u1", "a1", "A1", None))
+    await cc.agent_ready("u1")
+    i = await cc.new_interaction(Channel.VOICE)
+    await cc.enqueue(i.id, "support")
+    await cc.accept(i.id, "u1")
+    clock.now += 30
+    await cc.customer_left(i.id)
+    clock.now += cc.routing.config.agents.wrap_up_timeout + 1
+    await cc._apply(cc.routing.tick(clock.now))
+    assert i.id not in cc.interactions
+    await outbox.flush()
+    async with sessions() as s:
+        row = (await s.scalars(select(Contact).where(Contact.interaction_id == i.id))).one()
+    assert row.outcome == "answered" and row.disposition is None
+    assert row.attributes.get("wrap_up_timed_out") is True
+    assert (await cc.wallboard_snapshot())["agents"][0]["state"] == "ready"
