@@ -161,3 +161,57 @@ def test_sensitive_digits_never_appear_in_the_record(entries: list[str]) -> None
     for d in entered:
         if len(d) >= 5:  # short strings may legitimately occur elsewhere (times, digits)
             assert d not in record
+
+
+# --- the loader never fails with anything but IvrConfigError ------------------------------
+def _main_data() -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads((CONFIG / "main.toml").read_text(encoding="utf-8"))
+
+
+MAIN_DATA = _main_data()
+toml_scalars = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(["menu", "agent", "en", "1", "luhn", "queue_open", "digits:x", ""]),
+    st.integers(-5, 200),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+)
+toml_values = st.recursive(
+    toml_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    section=st.sampled_from(["flow", "nodes", "prompts"]),
+    data=st.data(),
+    value=st.one_of(toml_values, st.just("<delete>")),
+)
+def test_mutated_flow_is_either_valid_or_rejected_with_ivr_config_error(
+    section: str, data: st.DataObject, value: Any
+) -> None:
+    import copy
+
+    from ivr.errors import IvrConfigError
+    from ivr.loader import parse_flow
+    from ivr.validate import validate_flow
+
+    doc = copy.deepcopy(MAIN_DATA)
+    table: dict[str, Any] = doc[section]
+    if section != "flow":
+        table = table[data.draw(st.sampled_from(sorted(table)))]
+    key = data.draw(st.sampled_from([*sorted(table), "kind", "next", "choices", "extra"]))
+    if value == "<delete>":
+        table.pop(key, None)
+    else:
+        table[key] = value
+    try:
+        validate_flow(parse_flow(doc, "main.toml"))
+    except IvrConfigError as exc:
+        assert exc.message.startswith("main.toml: ")
