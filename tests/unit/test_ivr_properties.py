@@ -4,7 +4,9 @@ steps, every batch has the documented shape, and the path record stays JSON."""
 
 from __future__ import annotations
 
+import copy
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,11 @@ from test_ivr_support import make_flow
 
 from ivr import actions as a
 from ivr import events as e
-from ivr.loader import load_flow
+from ivr.errors import IvrConfigError
+from ivr.loader import load_flow, parse_flow
 from ivr.model import Flow
 from ivr.session import IvrSession, IvrState
+from ivr.validate import validate_flow
 
 CONFIG = Path(__file__).parents[2] / "config" / "ivr"
 LOOPY = make_flow(
@@ -164,13 +168,7 @@ def test_sensitive_digits_never_appear_in_the_record(entries: list[str]) -> None
 
 
 # --- the loader never fails with anything but IvrConfigError ------------------------------
-def _main_data() -> dict[str, Any]:
-    import tomllib
-
-    return tomllib.loads((CONFIG / "main.toml").read_text(encoding="utf-8"))
-
-
-MAIN_DATA = _main_data()
+MAIN_DATA = tomllib.loads((CONFIG / "main.toml").read_text(encoding="utf-8"))
 toml_scalars = st.one_of(
     st.text(max_size=8),
     st.sampled_from(["menu", "agent", "en", "1", "luhn", "queue_open", "digits:x", ""]),
@@ -196,12 +194,6 @@ toml_values = st.recursive(
 def test_mutated_flow_is_either_valid_or_rejected_with_ivr_config_error(
     section: str, data: st.DataObject, value: Any
 ) -> None:
-    import copy
-
-    from ivr.errors import IvrConfigError
-    from ivr.loader import parse_flow
-    from ivr.validate import validate_flow
-
     doc = copy.deepcopy(MAIN_DATA)
     table: dict[str, Any] = doc[section]
     if section != "flow":
