@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccserver.crm.customer_rows import load_views
@@ -41,11 +41,23 @@ def _owned_identity(kind: IdentityKind, value: str) -> ColumnElement[bool]:
     )
 
 
-def _name_prefix(text: str) -> ColumnElement[bool]:
+def _prefix_match(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "sqlite" and ord(prefix[-1]) < 0x10FFFF:
+        # SQLite's LIKE is case-insensitive and so cannot use a BINARY index; a range on
+        # the lower-cased key can, and is exact under BINARY collation.
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return and_(column >= prefix, column < upper)
+    # PostgreSQL: LIKE 'prefix%' uses the text_pattern_ops index under any collation.
+    return column.startswith(prefix, autoescape=True)  # type: ignore[no-any-return]
+
+
+def _name_prefix(text: str, dialect: str) -> ColumnElement[bool]:
     prefix = " ".join(text.split()).lower()
+    if not prefix:
+        return true()
     return or_(
-        Customer.name_key.startswith(prefix, autoescape=True),
-        Customer.last_name_key.startswith(prefix, autoescape=True),
+        _prefix_match(Customer.name_key, prefix, dialect),
+        _prefix_match(Customer.last_name_key, prefix, dialect),
     )
 
 
@@ -58,11 +70,11 @@ def _order(text: str) -> ColumnElement[bool]:
     return Customer.id.in_(select(Order.customer_id).where(Order.order_number == text.strip()))
 
 
-def _free_text(q: str, region: str) -> ColumnElement[bool]:
+def _free_text(q: str, region: str, dialect: str) -> ColumnElement[bool]:
     """What a search box means: any interpretation of the text that matches."""
     text = q.strip()
     options: list[ColumnElement[bool]] = [
-        _name_prefix(text),
+        _name_prefix(text, dialect),
         Customer.customer_number == text.upper(),
         _order(text),
     ]
@@ -75,15 +87,15 @@ def _free_text(q: str, region: str) -> ColumnElement[bool]:
     return or_(*options)
 
 
-def conditions(f: SearchFilters, region: str) -> list[ColumnElement[bool]]:
+def conditions(f: SearchFilters, region: str, dialect: str) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [
         Customer.merged_into_id.is_(None),
         Customer.erased_at.is_(None),
     ]
     if f.q and f.q.strip():
-        conds.append(_free_text(f.q, region))
+        conds.append(_free_text(f.q, region, dialect))
     if f.name and f.name.strip():
-        conds.append(_name_prefix(f.name))
+        conds.append(_name_prefix(f.name, dialect))
     if f.phone:
         conds.append(_phone(f.phone, region))
     if f.email:
@@ -101,7 +113,7 @@ async def search(
     session: AsyncSession, region: str, f: SearchFilters, *, limit: int, offset: int
 ) -> Page[CustomerView]:
     limit, offset = clamp_page(limit, offset)
-    where: Any = and_(*conditions(f, region))
+    where: Any = and_(*conditions(f, region, session.get_bind().dialect.name))
     total = int(await session.scalar(select(func.count()).select_from(Customer).where(where)) or 0)
     rows = (
         await session.scalars(
