@@ -11,7 +11,12 @@ from email.utils import format_datetime, formataddr
 
 from ccserver.channels.email.config import EmailSettings
 from ccserver.channels.email.parsing import Attachment
-from ccserver.channels.email.threading import CaseRef, references_for_reply, reply_subject
+from ccserver.channels.email.threading import (
+    CaseRef,
+    references_for_reply,
+    reply_subject,
+    with_case_token,
+)
 from ccserver.domain import new_id
 
 
@@ -43,7 +48,7 @@ def _base(
     local, _, domain = settings.from_address.rpartition("@")
     msg["From"] = Address(from_name or settings.from_name, local, domain)
     msg["To"] = to
-    msg["Subject"] = reply_subject(subject, case.case_number)
+    msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
     msg["Message-ID"] = f"<{message_id}>"
     if parent is not None and parent.message_id:
@@ -65,7 +70,9 @@ def compose_ack(
     now: float,
 ) -> tuple[EmailMessage, str]:
     """An automatic acknowledgement, marked per RFC 3834 so other robots do not answer."""
-    msg, message_id = _base(settings, case, to, subject, parent, now, None)
+    msg, message_id = _base(
+        settings, case, to, with_case_token(subject, case.case_number), parent, now, None
+    )
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(body)
@@ -89,7 +96,13 @@ def compose_reply(
     """An agent's reply in the case thread. Returns the message and its Message-ID."""
     from_name = f"{agent_name} ({settings.from_name})" if agent_name else None
     msg, message_id = _base(
-        settings, case, to, subject or (parent.subject if parent else ""), parent, now, from_name
+        settings,
+        case,
+        to,
+        reply_subject(subject or (parent.subject if parent else ""), case.case_number),
+        parent,
+        now,
+        from_name,
     )
     if cc:
         msg["Cc"] = ", ".join(cc)

@@ -54,8 +54,12 @@ class SmtpRelayTransport:
             password=s.password() if s.username else None,
         )
         try:
-            async with client:
-                errors, reply = await client.sendmail(sender, list(recipients), data)
+            # Not ``async with``: its exit sends QUIT and waits, which makes cancellation
+            # (shutdown) hang on a slow relay. The finally clause closes synchronously.
+            await client.connect()
+            errors, reply = await client.sendmail(sender, list(recipients), data)
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             permanent = all(500 <= c < 600 for c in codes)
@@ -70,6 +74,9 @@ class SmtpRelayTransport:
             ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise RelayError(f"relay unreachable: {exc!r}", permanent=False) from exc
+        finally:
+            if client.is_connected:
+                client.close()
         if errors:
             # Some recipients refused, others accepted: delivered to those that accepted.
             log.warning("relay refused some recipients: %s", errors)
@@ -110,18 +117,27 @@ class OutboundMailer:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     # --- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
         if self._task is None:
+            self._closing = False
             self._task = asyncio.create_task(self._run(), name="email-outbound")
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._closing = True
+        self._wake.set()
+        # Python 3.11's wait_for (used inside aiosmtplib) can swallow a cancellation that
+        # races with a reply; cancel until the task has really stopped.
+        while not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=0.1)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def __aenter__(self) -> OutboundMailer:
         await self.start()
@@ -204,7 +220,7 @@ class OutboundMailer:
         await self._notify(d)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             for delivery in self.queue.pop_due(self._clock()):
                 await self._attempt(delivery)
             next_due = self.queue.next_due()
@@ -215,4 +231,5 @@ class OutboundMailer:
             self._wake.clear()
             timeout = None if next_due is None else max(0.0, next_due - now)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()

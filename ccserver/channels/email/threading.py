@@ -77,6 +77,12 @@ def reply_subject(subject: str, case_number: str) -> str:
     return f"Re: {base} {format_case_token(case_number)}"
 
 
+def with_case_token(subject: str, case_number: str) -> str:
+    """``subject`` with exactly one token for this case at the end (no reply prefix)."""
+    base = " ".join(_TOKEN.sub("", subject).split()) or "(no subject)"
+    return f"{base} {format_case_token(case_number)}"
+
+
 def is_our_message_id(message_id: str, domain: str) -> bool:
     return message_id.rpartition("@")[2].lower() == domain.lower()
 
