@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -68,14 +69,10 @@ async def _attach_records(
             s.add(SurveyResponse(customer_id=customer_id, contact_id=contact.id, csat=4))
 
 
-async def _count(sessions: async_sessionmaker[AsyncSession], model: type, customer_id: str) -> int:
+async def _count(sessions: async_sessionmaker[AsyncSession], model: Any, customer_id: str) -> int:
+    stmt = select(func.count()).select_from(model).where(model.customer_id == customer_id)
     async with sessions() as s:
-        return int(
-            await s.scalar(
-                select(func.count()).select_from(model).where(model.customer_id == customer_id)
-            )  # type: ignore[attr-defined]
-            or 0
-        )
+        return int(await s.scalar(stmt) or 0)
 
 
 async def test_merge_moves_everything_and_keeps_identities(
