@@ -8,6 +8,7 @@ Per channel, commands queued by ``Action: AGI`` run one at a time, each producin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import shlex
 
@@ -102,7 +103,12 @@ async def execute(pbx: Pbx, ch: SimChannel, command: str) -> tuple[str, bool]:
     upper = [w.upper() for w in words[:3]]
     if upper[:1] == ["ANSWER"]:
         pbx.answer(ch)
-        await pbx.sleep(0.02)  # media set-up; lets OriginateResponse go out first (b1)
+        origin = ch.local_peer.originate_reported if ch.local_peer is not None else None
+        if origin is not None:
+            # Answering a Local ;2 completes the Originate of its ;1: Asterisk reports that
+            # before the AGI result (b1).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(origin.wait(), 1.0)
         return "200 result=0", False
     if upper[:2] == ["ASYNCAGI", "BREAK"]:
         return "200 result=0", True

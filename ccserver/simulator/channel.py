@@ -64,6 +64,8 @@ class SimChannel:
     moh: bool = False
     recording: str | None = None
     spying_on: SimChannel | None = None
+    # Set once an Originate that created this channel has sent its OriginateResponse.
+    originate_reported: asyncio.Event | None = None
 
     @property
     def state_desc(self) -> str:

@@ -69,6 +69,8 @@ async def run_originate(pbx: Pbx, req: OriginateRequest, *, report: bool = True)
         channel.variables[key] = value
     if report:
         _respond(pbx, req, channel, REASON_ANSWERED)
+    if channel.originate_reported is not None:
+        channel.originate_reported.set()
     pbx.spawn(_after_answer(pbx, req, channel), f"originate-app-{channel.name}")
     return True
 
@@ -173,6 +175,7 @@ async def _dial_local(
         seq=seq,
     )
     one.local_peer, two.local_peer = two, one
+    one.originate_reported = asyncio.Event()
     for ch in (one, two):
         if req.caller_id[0] != "<unknown>":
             ch.cid_num, ch.cid_name = req.caller_id

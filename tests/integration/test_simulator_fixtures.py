@@ -21,19 +21,21 @@ from ccserver.simulator import AsteriskSimulator
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ami"
 SCALE = 0.1
-GAP = 0.02
 CHANNEL_RE = re.compile(r"^(?P<base>.+)-(?P<seq>[0-9a-f]{8})(?P<half>;[12])?$")
 Shape = tuple[str, str, tuple[str, ...]]
 
 
-def load(name: str) -> tuple[list[tuple[float, bytes]], list[Item]]:
-    outs: list[tuple[float, bytes]] = []
+Out = tuple[float, bytes, int]  # time, bytes, items the recording client had received
+
+
+def load(name: str) -> tuple[list[Out], list[Item]]:
+    outs: list[Out] = []
     proto = AmiProtocol(collect_lists=False)
     items: list[Item] = []
     for line in (FIXTURES / f"{name}.jsonl").read_text().splitlines():
         record = json.loads(line)
         if record["dir"] == "out":
-            outs.append((record["t"], record["data"].encode()))
+            outs.append((record["t"], record["data"].encode(), len(items)))
         elif record["dir"] == "in":
             proto.receive_data(record["data"].encode())
             items.extend(proto.events_received())
@@ -69,10 +71,12 @@ async def sim() -> AsyncIterator[AsteriskSimulator]:
 
 
 async def replay(
-    sim: AsteriskSimulator, outs: list[tuple[float, bytes]], tail: float
+    sim: AsteriskSimulator, outs: list[Out], recorded: list[Item], names: set[str], tail: float
 ) -> list[Item]:
-    """Send the recorded actions at their recorded times (scaled); rename channels to the
-    simulator's own (same base name, the simulator's sequence number)."""
+    """Send the recorded actions at their recorded times (scaled), each once the simulator has
+    sent what the recording client had seen by then (it reacted to those events); rename
+    channels to the simulator's own (same base name, the simulator's sequence number)."""
+    arrived = asyncio.Event()
     reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
     proto = AmiProtocol(collect_lists=False)
     items: list[Item] = []
@@ -83,6 +87,7 @@ async def replay(
             proto.receive_data(data)
             for item in proto.events_received():
                 items.append(item)
+                arrived.set()
                 if isinstance(item, Event) and item.name == "Newchannel":
                     match = CHANNEL_RE.match(item["Channel"])
                     if match:
@@ -104,12 +109,16 @@ async def replay(
     due = loop.time()
     previous = 0.0
     try:
-        for t, data in outs:
-            # The recording client reacted to events (it learnt channel names from them):
-            # leave at least GAP between actions so the simulator's events come first too.
-            due += max(GAP, (t - previous) * SCALE)
+        for t, data, seen in outs:
+            due += (t - previous) * SCALE
             previous = t
             await asyncio.sleep(max(0.0, due - loop.time()))
+            wanted = len(shape(recorded[:seen], names))
+            async with asyncio.timeout(2):
+                while len(shape(items, names)) < wanted:
+                    arrived.clear()
+                    await arrived.wait()
+            due = max(due, loop.time())
             writer.write(rename(data))
         await asyncio.sleep(tail)
     finally:
@@ -146,8 +155,8 @@ def until_first(items: list[Item], name: str) -> list[Item]:
 async def test_b1_asyncagi_ivr_matches_real_asterisk(sim: AsteriskSimulator) -> None:
     outs, recorded = load("b1_asyncagi_ivr_then_queue")
     # Up to the Redirect into app_queue (ccserver queues calls itself; no app_queue here).
-    redirect_index = next(i for i, (_, d) in enumerate(outs) if b"Action: Redirect" in d)
-    produced = await replay(sim, outs[: redirect_index + 1], tail=0.3)
+    redirect_index = next(i for i, (_, d, _) in enumerate(outs) if b"Action: Redirect" in d)
+    produced = await replay(sim, outs[: redirect_index + 1], recorded, B1_MODELLED, tail=0.3)
     expected = shape(until_first(recorded, "AsyncAGIEnd"), B1_MODELLED)
     got = shape(until_first(produced, "AsyncAGIEnd"), B1_MODELLED)
     assert len(expected) > 30  # the comparison covers the whole IVR dialogue
@@ -159,7 +168,7 @@ C5_MODELLED = {"FullyBooted", "SuccessfulAuth", "Newchannel", "OriginateResponse
 
 async def test_c5_originate_variants_match_real_asterisk(sim: AsteriskSimulator) -> None:
     outs, recorded = load("c5_originate_variants")
-    produced = await replay(sim, outs, tail=0.3)
+    produced = await replay(sim, outs, recorded, C5_MODELLED, tail=0.3)
     expected = shape(recorded, C5_MODELLED)
     assert len(expected) >= 20
     assert shape(produced, C5_MODELLED) == expected
