@@ -101,6 +101,12 @@ class Agent:
         """Ready and with room for one more item of capacity ``key``."""
         return self.presence is Presence.READY and self.capacity.can_take(self.load, key)
 
+    def open_keys(self) -> list[str]:
+        """Capacity keys this agent can take one more item of right now."""
+        if self.presence is not Presence.READY:
+            return []
+        return self.capacity.open_keys(self.load)
+
     def occupancy(self) -> float:
         return self.capacity.occupancy(self.load)
 

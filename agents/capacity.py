@@ -36,6 +36,21 @@ class CapacityRule:
             return load.get(VOICE, 0) == 0
         return True
 
+    def open_keys(self, load: Mapping[str, int]) -> list[str]:
+        """Every capacity key with room for one more item (one pass; the router's hot path)."""
+        limits = self.limits
+        if self.voice_exclusive:
+            other_work = any(n for k, n in load.items() if k != VOICE)
+            if load.get(VOICE, 0):
+                room = load[VOICE] < limits.get(VOICE, 0) and not other_work
+                return [VOICE] if room else []
+            return [
+                k
+                for k, limit in limits.items()
+                if load.get(k, 0) < limit and not (k == VOICE and other_work)
+            ]
+        return [k for k, limit in limits.items() if load.get(k, 0) < limit]
+
     def occupancy(self, load: Mapping[str, int]) -> float:
         """Current load over capacity, 0.0 to 1.0: the busiest channel decides.
 

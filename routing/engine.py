@@ -44,7 +44,7 @@ from routing.task import (
     WorkDropped,
 )
 from routing.timers import Timer, TimerHeap
-from routing.waiting import QueueWaiting, TaskEntry
+from routing.waiting import HeapItem, QueueWaiting, TaskEntry, head
 
 WAITING_STATES = frozenset({"waiting", "sticky"})
 
@@ -60,6 +60,8 @@ class RoutingEngine(ReportingMixin):
         self._member: dict[str, set[tuple[str, str]]] = {}
         self._queue_agents: dict[str, set[str]] = {}
         self._sticky: dict[str, dict[str, TaskEntry]] = {}
+        # agent id -> queue -> (heap generation, heaps the agent qualifies for)
+        self._candidates: dict[str, dict[str, tuple[int, list[tuple[str, list[HeapItem]]]]]] = {}
         self._timers = TimerHeap()
         self._seq = itertools.count()
         self._gen = 0  # config generation: timers from an older config are ignored
@@ -159,6 +161,7 @@ class RoutingEngine(ReportingMixin):
             raise DuplicateAgent(f"agent {profile.id} is already logged in")
         agent = Agent(profile, self.config.agents, now)
         self._agents[profile.id] = agent
+        self._candidates.pop(profile.id, None)
         self._index_queues(agent, set(), set(profile.queues))
         agent.login(now)
         if ready:
@@ -180,6 +183,7 @@ class RoutingEngine(ReportingMixin):
         agent = self._agent(profile.id)
         self._index_queues(agent, set(agent.profile.queues), set(profile.queues))
         agent.profile = profile
+        self._candidates.pop(profile.id, None)
         return self._agent_moved(agent, now)
 
     def agent_logout(self, agent_id: str, now: float) -> list[Decision]:
@@ -239,6 +243,7 @@ class RoutingEngine(ReportingMixin):
             self._stats[q].short_abandon = config.short_abandon
         self._waiting = {q: QueueWaiting() for q in config.queues}
         self._count = dict.fromkeys(config.queues, 0)
+        self._candidates = {}
         for entry in self._tasks.values():
             self._reapply_config(entry)
         self._pools, self._member = {}, {}
@@ -258,7 +263,7 @@ class RoutingEngine(ReportingMixin):
     _last_now = 0.0
 
     def _new_stats(self, cfg: QueueConfig) -> QueueStats:
-        return QueueStats(cfg.sl_seconds, self.config.short_abandon, cfg.hours.local_date)
+        return QueueStats(cfg.sl_seconds, self.config.short_abandon, cfg.hours.tz)
 
     def _queue(self, name: str) -> QueueConfig:
         try:
@@ -338,6 +343,7 @@ class RoutingEngine(ReportingMixin):
         if step.add_queue and step.add_queue not in entry.queues:
             entry.queues.append(step.add_queue)
         entry.priority += step.raise_priority
+        entry.rekey()
 
     def _reapply_config(self, entry: TaskEntry) -> None:
         """After a reload: requirements from the new queue config, steps already passed."""
@@ -362,6 +368,7 @@ class RoutingEngine(ReportingMixin):
         for name, level in entry.task.skills.items():
             entry.skills[name] = max(level, entry.skills.get(name, 0))
         entry.priority = cfg.priority + entry.task.priority + self._boost(entry.task)
+        entry.rekey()
         entry.widen_next, entry.pending_overflow = 0, None
 
     def _push(self, entry: TaskEntry) -> None:
@@ -396,14 +403,15 @@ class RoutingEngine(ReportingMixin):
                     return found
         return None
 
-    def _offer(self, entry: TaskEntry, agent: Agent, now: float) -> Offer:
+    def _offer(self, entry: TaskEntry, agent: Agent, now: float, *, refresh: bool = True) -> Offer:
         expires = now + self.config.offer_timeout
         agent.reserve(entry.task.id, entry.capacity_key, now, expires)
         self._leave_waiting(entry)
         entry.state, entry.agent_id, entry.offer_expires = "offered", agent.id, expires
         entry.attempts += 1
         self._timers.push(expires, "offer", entry.task.id, entry.version)
-        self._refresh(agent, assigned=True)
+        if refresh:
+            self._refresh(agent, assigned=True)
         task = entry.task
         return Offer(task.id, agent.id, entry.queue, task.channel, expires, entry.attempts,
                      now - entry.enqueued_at)  # fmt: skip
@@ -479,14 +487,8 @@ class RoutingEngine(ReportingMixin):
 
     def _refresh(self, agent: Agent, *, assigned: bool) -> None:
         """Make pool membership match ``can_take`` for every (queue, capacity key)."""
-        limits = agent.capacity.limits
-        want = {
-            (q, k)
-            for k in limits
-            if agent.can_take(k)
-            for q in agent.profile.queues
-            if q in self.config.queues
-        }
+        queues = self.config.queues
+        want = {(q, k) for k in agent.open_keys() for q in agent.profile.queues if q in queues}
         have = self._member.get(agent.id, set())
         for m in have - want:
             self._pools[m].remove(agent.id)
@@ -505,38 +507,52 @@ class RoutingEngine(ReportingMixin):
 
     def _agent_moved(self, agent: Agent, now: float) -> list[Decision]:
         self._last_now = max(self._last_now, now)
-        self._refresh(agent, assigned=False)
         return self._feed_agent(agent, now)
 
     def _feed_agent(self, agent: Agent, now: float) -> list[Decision]:
+        """Offer the agent tasks while it has room, then fix its pool membership once
+        (feeding does not read the pools, so one refresh at the end is enough)."""
         out: list[Decision] = []
         while (entry := self._best_task_for(agent)) is not None:
-            out.append(self._offer(entry, agent, now))
+            out.append(self._offer(entry, agent, now, refresh=False))
+        self._refresh(agent, assigned=bool(out))
         return out
 
     def _best_task_for(self, agent: Agent) -> TaskEntry | None:
-        if agent.presence is not Presence.READY:
-            return None
-        keys = {k for k in agent.capacity.limits if agent.can_take(k)}
+        """The waiting task this agent should get next: smallest key over every heap head
+        it qualifies for, in every queue it serves (fair order across queues)."""
+        keys = agent.open_keys()
         if not keys:
             return None
-        skills = agent.profile.skills
+        cache = self._candidates.setdefault(agent.id, {})
         best: TaskEntry | None = None
         for q in agent.profile.queues:
             waiting = self._waiting.get(q)
             if waiting is None:
                 continue
-            for sig in list(waiting.heaps):
-                if sig[0] not in keys or any(skills.get(n, 0) < lv for n, lv in sig[1]):
-                    continue
-                head = waiting.head(sig)
-                if head is not None and (best is None or head.key < best.key):
-                    best = head
+            cached = cache.get(q)
+            if cached is None or cached[0] != waiting.generation:
+                cached = cache[q] = (waiting.generation, self._qualified_heaps(agent, waiting))
+            for capacity_key, heap in cached[1]:
+                if heap and capacity_key in keys:
+                    entry = head(heap)
+                    if entry is not None and (best is None or entry.key < best.key):
+                        best = entry
         for entry in self._sticky.get(agent.id, {}).values():
             fits = entry.capacity_key in keys and has_skills(agent, entry.skills)
             if fits and (best is None or entry.key < best.key):
                 best = entry
         return best
+
+    @staticmethod
+    def _qualified_heaps(agent: Agent, waiting: QueueWaiting) -> list[tuple[str, list[HeapItem]]]:
+        skills = agent.profile.skills
+        return [
+            (capacity_key, heap)
+            for capacity_key, by_skills in waiting.heaps.items()
+            for required, heap in by_skills.items()
+            if all(skills.get(n, 0) >= lv for n, lv in required)
+        ]
 
     def _push_presence_timer(self, agent: Agent) -> None:
         if agent.presence_deadline is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 
@@ -66,17 +65,16 @@ def summarise(c: Counters) -> WindowStats:
 
 
 class QueueStats:
-    """Counters for one queue. ``local_date`` maps a time to the queue's calendar day."""
+    """Counters for one queue; ``tz`` is the queue's calendar zone (for "today")."""
 
-    def __init__(
-        self, sl_seconds: float, short_abandon: float, local_date: Callable[[float], dt.date]
-    ) -> None:
+    def __init__(self, sl_seconds: float, short_abandon: float, tz: dt.tzinfo) -> None:
         self.sl_seconds = sl_seconds
         self.short_abandon = short_abandon
-        self._local_date = local_date
+        self._tz = tz
         self._buckets: deque[tuple[int, Counters]] = deque()
         self._today = Counters()
         self._today_date: dt.date | None = None
+        self._day_span = (0.0, -1.0)  # [start, end) of _today_date; avoids a tz lookup per event
 
     def _bucket(self, now: float) -> list[Counters]:
         minute = int(now // 60)
@@ -84,10 +82,19 @@ class QueueStats:
             self._buckets.append((minute, Counters()))
             while self._buckets[0][0] <= minute - 60:
                 self._buckets.popleft()
-        date = self._local_date(now)
-        if date != self._today_date:
-            self._today, self._today_date = Counters(), date
+        start, end = self._day_span
+        if not start <= now < end:
+            date = self._local_date(now)
+            if date != self._today_date:
+                self._today, self._today_date = Counters(), date
+            self._day_span = self._span_of(date)
         return [self._buckets[-1][1], self._today]
+
+    def _span_of(self, date: dt.date) -> tuple[float, float]:
+        """[local midnight, next local midnight) of ``date`` as timestamps."""
+        start = dt.datetime.combine(date, dt.time(), tzinfo=self._tz).timestamp()
+        end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), tzinfo=self._tz)
+        return start, end.timestamp()
 
     def offered(self, now: float) -> None:
         for c in self._bucket(now):
@@ -122,6 +129,9 @@ class QueueStats:
             if first <= minute <= now // 60:
                 total.add(counters)
         return summarise(total)
+
+    def _local_date(self, now: float) -> dt.date:
+        return dt.datetime.fromtimestamp(now, self._tz).date()
 
     def today(self, now: float) -> WindowStats:
         if self._local_date(now) != self._today_date:

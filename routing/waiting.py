@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from routing.task import Task
 
-Signature = tuple[str, tuple[tuple[str, int], ...]]
+Skills = tuple[tuple[str, int], ...]
+Signature = tuple[str, Skills]
 SortKey = tuple[int, float, int]
 
 
@@ -49,9 +50,10 @@ class TaskEntry:
     sticky_until: float = 0.0
     answered_at: float | None = None
 
-    @property
-    def key(self) -> SortKey:
-        return (-self.priority, self.task.arrived_at, self.seq)
+    key: SortKey = (0, 0.0, 0)  # set by rekey() whenever priority changes
+
+    def rekey(self) -> None:
+        self.key = (-self.priority, self.task.arrived_at, self.seq)
 
     @property
     def sig(self) -> Signature:
@@ -61,33 +63,44 @@ class TaskEntry:
 HeapItem = tuple[SortKey, int, TaskEntry]  # (key, version, entry)
 
 
-class QueueWaiting:
-    """One queue's waiting tasks, heap per signature."""
+def head(heap: list[HeapItem]) -> TaskEntry | None:
+    """The first live entry of one heap, dropping stale ones on the way."""
+    while heap:
+        _, version, entry = heap[0]
+        if entry.state == "waiting" and entry.version == version:
+            return entry
+        heapq.heappop(heap)
+    return None
 
-    __slots__ = ("count", "heaps")
+
+class QueueWaiting:
+    """One queue's waiting tasks: capacity key -> required skills -> heap.
+
+    Heaps are kept when empty so the set of heaps only grows; ``generation`` counts new
+    heaps, which lets the engine cache, per agent, the heaps that agent qualifies for.
+    """
+
+    __slots__ = ("generation", "heaps")
 
     def __init__(self) -> None:
-        self.heaps: dict[Signature, list[HeapItem]] = {}
-        self.count = 0  # live waiting entries whose home is this queue or added here
+        self.heaps: dict[str, dict[Skills, list[HeapItem]]] = {}
+        self.generation = 0
 
     def push(self, entry: TaskEntry) -> None:
-        heap = self.heaps.setdefault(entry.sig, [])
+        capacity_key, skills = entry.sig
+        by_skills = self.heaps.get(capacity_key)
+        if by_skills is None:
+            by_skills = self.heaps[capacity_key] = {}
+        heap = by_skills.get(skills)
+        if heap is None:
+            heap = by_skills[skills] = []
+            self.generation += 1
         heapq.heappush(heap, (entry.key, entry.version, entry))
-
-    def head(self, sig: Signature) -> TaskEntry | None:
-        heap = self.heaps.get(sig)
-        while heap:
-            _, version, entry = heap[0]
-            if entry.state == "waiting" and entry.version == version:
-                return entry
-            heapq.heappop(heap)
-        if heap is not None and not heap:
-            del self.heaps[sig]
-        return None
 
     def live(self) -> Iterator[TaskEntry]:
         """Every waiting entry (O(size); for position, snapshots and tests)."""
-        for heap in self.heaps.values():
-            for _, version, entry in heap:
-                if entry.state == "waiting" and entry.version == version:
-                    yield entry
+        for by_skills in self.heaps.values():
+            for heap in by_skills.values():
+                for _, version, entry in heap:
+                    if entry.state == "waiting" and entry.version == version:
+                        yield entry

@@ -179,3 +179,14 @@ def test_duplicate_reservation_refused() -> None:
     a.reserve("t", "chat", 0.0, 20.0)
     with pytest.raises(CapacityExceeded):
         a.reserve("t", "chat", 0.0, 20.0)
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_open_keys_agrees_with_can_take(exclusive: bool) -> None:
+    rule = CapacityRule({"voice": 2, "chat": 2, "email": 1}, voice_exclusive=exclusive)
+    for voice in range(3):
+        for chat in range(3):
+            for email in range(2):
+                load = {"voice": voice, "chat": chat, "email": email}
+                expected = [k for k in ("voice", "chat", "email") if rule.can_take(load, k)]
+                assert rule.open_keys(load) == expected, load
