@@ -139,6 +139,12 @@ async def _contact_center(app: web.Application) -> AsyncIterator[None]:
         disposition_required=settings.wrap_up.disposition_required,
     )
     app[CONTACT_CENTER] = cc
+    # One registry of IVR flows for every channel (voice and chat run the same menus).
+    from ivr.registry import FlowRegistry
+
+    flows = FlowRegistry(settings.paths.ivr_dir)
+    flows.load()
+    services.extras["ivr_flows"] = flows
     hub = app[HUB]
     hub.bus, hub.backend = services.require_bus(), cc
     setup_hub_metrics(app, hub)
@@ -229,6 +235,7 @@ def serve(settings: Settings, *, seed_demo_if_empty: bool = False) -> None:
         app.on_startup.append(seed)
     started = time.time()
     app.on_startup.append(lambda _app: _log_ready(settings, started))
+    app.on_startup.append(_install_sighup)
     web.run_app(
         app,
         host=settings.server.host,
@@ -237,6 +244,23 @@ def serve(settings: Settings, *, seed_demo_if_empty: bool = False) -> None:
         print=None,
         access_log=None,
     )
+
+
+async def _install_sighup(app: web.Application) -> None:
+    """SIGHUP reloads routing and IVR configuration (a bad file is logged and ignored)."""
+    import asyncio
+    import signal
+
+    from ccserver.web.routes_admin import reload_configuration
+
+    async def reload() -> None:
+        try:
+            await reload_configuration(app)
+        except Exception as e:
+            log.error("configuration reload refused; the running configuration stays", error=str(e))
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
 
 
 async def _log_ready(settings: Settings, started: float) -> None:

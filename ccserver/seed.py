@@ -39,13 +39,28 @@ async def seed_demo_if_empty(app: web.Application) -> None:
     admin_pw = services.settings.security.initial_admin_password.get_secret_value()
     generated = not admin_pw
     admin_pw = admin_pw or secrets.token_urlsafe(12)
-    await users.create_user(services.settings.security.initial_admin_user, admin_pw,
-                            role="admin", display_name="Administrator")
-    await users.create_user("supervisor", DEMO_PASSWORD, role="supervisor",
-                            display_name="Sam Supervisor", endpoint="PJSIP/sup2001")
+    await users.create_user(
+        services.settings.security.initial_admin_user,
+        admin_pw,
+        role="admin",
+        display_name="Administrator",
+    )
+    await users.create_user(
+        "supervisor",
+        DEMO_PASSWORD,
+        role="supervisor",
+        display_name="Sam Supervisor",
+        endpoint="PJSIP/sup2001",
+    )
     for username, name, endpoint, skills in DEMO_AGENTS:
-        await users.create_user(username, DEMO_PASSWORD, role="agent", display_name=name,
-                                endpoint=endpoint, skills=skills)
+        await users.create_user(
+            username,
+            DEMO_PASSWORD,
+            role="agent",
+            display_name=name,
+            endpoint=endpoint,
+            skills=skills,
+        )
     summary = await _demo_customers(app)
     log.warning(
         "first start: demo data loaded",
@@ -64,5 +79,5 @@ async def _demo_customers(app: web.Application) -> int:
 
     services = app[SERVICES]
     assert services.engine is not None
-    summary = await generate_demo_data(services.engine, customers=2000, seed=1, users=False)
+    summary = await generate_demo_data(services.engine, customers=2000, seed=1, with_users=False)
     return int(getattr(summary, "customers", 0))

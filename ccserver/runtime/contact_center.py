@@ -98,7 +98,7 @@ class ContactCenter:
         self.offers: dict[str, tuple[str, float]] = {}  # interaction id -> (agent id, expires)
         self._wallboard_dirty = True
         self._tasks: list[asyncio.Task[None]] = []
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
         self.alerts_sent: set[str] = set()
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -164,7 +164,7 @@ class ContactCenter:
         customer_tier: str | None = None,
         preferred_agent_id: str | None = None,
     ) -> list[Decision]:
-        async with self._lock:
+        async with self.lock:
             i = self.get(interaction_id)
             now = self.clock()
             i.queue, i.priority = queue, priority
@@ -192,7 +192,7 @@ class ContactCenter:
     ) -> None:
         """Supervisor moves a waiting interaction to another queue and/or priority; it keeps
         its original arrival time, so it is not sent to the back of the line."""
-        async with self._lock:
+        async with self.lock:
             i = self.get(interaction_id)
             if i.state != InteractionState.QUEUED:
                 raise Conflict(f"interaction is {i.state.value}; only waiting ones can be moved")
@@ -217,7 +217,7 @@ class ContactCenter:
     async def customer_left(self, interaction_id: str, outcome: str | None = None) -> None:
         """The customer hung up / closed the chat. Before an agent: abandoned; with an
         agent: the conversation ends and the agent goes to wrap-up."""
-        async with self._lock:
+        async with self.lock:
             i = self.interactions.get(interaction_id)
             if i is None or i.is_terminal:
                 return
@@ -246,7 +246,7 @@ class ContactCenter:
 
     # --- agents ---------------------------------------------------------------------------
     async def agent_login(self, info: AgentInfo) -> None:
-        async with self._lock:
+        async with self.lock:
             now = self.clock()
             known = self.agents.get(info.user_id)
             self.agents[info.user_id] = info if known is None else known
@@ -259,19 +259,19 @@ class ContactCenter:
             await self._publish_agent_state(info.user_id)
 
     async def agent_ready(self, user_id: str) -> None:
-        async with self._lock:
+        async with self.lock:
             self._known_agent(user_id)
             await self._apply(self.routing.agent_ready(user_id, self.clock()))
             await self._publish_agent_state(user_id)
 
     async def agent_not_ready(self, user_id: str, reason: str) -> None:
-        async with self._lock:
+        async with self.lock:
             self._known_agent(user_id)
             await self._apply(self.routing.agent_not_ready(user_id, reason, self.clock()))
             await self._publish_agent_state(user_id)
 
     async def agent_logout(self, user_id: str) -> None:
-        async with self._lock:
+        async with self.lock:
             self._known_agent(user_id)
             await self._apply(self.routing.agent_logout(user_id, self.clock()))
             await self._publish_agent_state(user_id)
@@ -284,7 +284,7 @@ class ContactCenter:
 
     # --- offers and conversations ---------------------------------------------------------
     async def accept(self, interaction_id: str, user_id: str) -> Interaction:
-        async with self._lock:
+        async with self.lock:
             i = self.get(interaction_id)
             offer = self.offers.get(i.id)
             if offer is None or offer[0] != user_id:
@@ -309,7 +309,7 @@ class ContactCenter:
             await self.accept(interaction_id, offer[0])
 
     async def reject(self, interaction_id: str, user_id: str) -> None:
-        async with self._lock:
+        async with self.lock:
             i = self.get(interaction_id)
             offer = self.offers.get(i.id)
             if offer is None or offer[0] != user_id:
@@ -319,7 +319,7 @@ class ContactCenter:
 
     async def hang_up(self, interaction_id: str, user_id: str) -> None:
         """The agent ends the conversation (hang up / close chat): wrap-up starts."""
-        async with self._lock:
+        async with self.lock:
             i = self._owned(interaction_id, user_id)
             adapter = self.adapters.get(i.channel)
             if adapter is not None:
@@ -352,7 +352,7 @@ class ContactCenter:
     async def transfer_to_queue(self, interaction_id: str, user_id: str, queue: str) -> None:
         """Blind transfer to a queue: the agent's leg ends (wrap-up), the customer is routed
         again as a new linked contact."""
-        async with self._lock:
+        async with self.lock:
             i = self._owned(interaction_id, user_id)
             now = self.clock()
             i.apply(InteractionEvent.TRANSFER, now)
@@ -392,7 +392,7 @@ class ContactCenter:
         notes: str | None,
         fcr: bool | None,
     ) -> Interaction:
-        async with self._lock:
+        async with self.lock:
             i = self.get(interaction_id)
             if i.agent_id != user_id:
                 raise Forbidden("not your interaction")
@@ -487,6 +487,11 @@ class ContactCenter:
         self._wallboard_dirty = True
 
     # --- decisions -> effects -------------------------------------------------------------
+    async def apply_decisions(self, decisions: list[Decision]) -> None:
+        """Turn decisions made outside this object (e.g. a config reload) into effects;
+        call with ``lock`` held."""
+        await self._apply(decisions)
+
     async def _apply(self, decisions: list[Decision]) -> None:
         for d in decisions:
             try:
@@ -716,7 +721,7 @@ class ContactCenter:
         while True:
             await asyncio.sleep(self.tick_interval)
             try:
-                async with self._lock:
+                async with self.lock:
                     await self._apply(self.routing.tick(self.clock()))
                 await self._check_alerts()
             except Exception:

@@ -106,7 +106,7 @@ class AuthConfig:
 
 
 AUTH = web.AppKey("auth", AuthConfig)
-PRINCIPAL = "ccserver.principal"
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Logging in again while an old session cookie is present must not need that session's token.
 CSRF_EXEMPT = frozenset({"/api/v1/auth/login"})
@@ -151,7 +151,8 @@ async def _principal_from_request(request: web.Request, cfg: AuthConfig) -> Prin
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     cfg = request.app[AUTH]
     principal = await _principal_from_request(request, cfg)
-    request[PRINCIPAL] = principal
+    if principal is not None:
+        request[PRINCIPAL] = principal
     if (
         principal is not None
         and principal.kind == "session"
@@ -169,8 +170,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def current(request: web.Request) -> Principal | None:
-    principal: Principal | None = request.get(PRINCIPAL)
-    return principal
+    return request.get(PRINCIPAL)
 
 
 def require(request: web.Request, permission: str) -> Principal:
