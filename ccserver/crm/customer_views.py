@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ccserver.crm.models import Customer, CustomerIdentity
+from ccserver.errors import BadRequest, StaleWrite
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,24 @@ class CustomerView:
                 value = [i.to_json() for i in value]
             out[f.name] = value
         return out
+
+
+def version_from_etag(if_match: str, customer_id: str) -> int | None:
+    """The version named by an If-Match header (``W/`` prefix allowed) for ``customer_id``;
+    None for ``*`` (any version, RFC 9110), which skips the check.
+
+    A tag for another customer can never match (:class:`StaleWrite`); a tag that is not
+    one of ours is a client error (:class:`BadRequest`).
+    """
+    if if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    ident, _, version = tag.rpartition(".")
+    if not ident or not version.isdigit():
+        raise BadRequest("If-Match is not an ETag of this API", details={"if_match": if_match})
+    if ident != customer_id:
+        raise StaleWrite("If-Match names another record", details={"if_match": if_match})
+    return int(version)
 
 
 CUSTOMER_COLUMNS = tuple(c.key for c in Customer.__table__.columns)

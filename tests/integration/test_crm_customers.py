@@ -276,3 +276,23 @@ async def test_merged_customer_cannot_be_updated(service: CustomerService) -> No
     with pytest.raises(CustomerNotFound):
         await service.get_by_number("C999999")
     assert (await service.search(name="lea")).total == 1
+
+
+async def test_etag_round_trip_for_if_match(service: CustomerService) -> None:
+    from ccserver.crm.customer_views import version_from_etag
+    from ccserver.errors import BadRequest
+
+    c = await service.create({"display_name": "Mo"})
+    assert version_from_etag(c.etag, c.id) == 1
+    updated = await service.update(
+        c.id, {"tier": "gold"}, expected_version=version_from_etag(f"W/{c.etag}", c.id)
+    )
+    assert updated.etag != c.etag
+    with pytest.raises(StaleWrite):
+        await service.update(c.id, {"tier": "x"}, expected_version=version_from_etag(c.etag, c.id))
+    with pytest.raises(StaleWrite):
+        version_from_etag(updated.etag, "another-id")
+    assert version_from_etag(" * ", c.id) is None
+    for bad in ('"abc"', "", f'"{c.id}.x"'):
+        with pytest.raises(BadRequest):
+            version_from_etag(bad, c.id)
