@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ccserver.web import routes_admin, routes_console
+from ccserver.web import pages, routes_admin, routes_console
 
 
 def install(app: web.Application) -> None:
     routes_console.add_routes(app)
     routes_admin.add_routes(app)
+    pages.add_routes(app)
