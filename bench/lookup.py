@@ -243,6 +243,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "quick": args.quick,
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
+        # Context for the figures: other work on the machine inflates tail latency.
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     if "sqlite" in args.backends:
         out["sqlite"] = await bench_sqlite(n, lookups)
@@ -254,6 +256,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         except OSError as exc:
             out["postgresql"] = {"skipped": f"PostgreSQL unreachable: {exc}"}
             print("postgresql skipped:", exc)
+    out["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
 
