@@ -7,7 +7,8 @@ Wiring (done once, in ``ccserver.app``)::
     sessions = database.session_factory(engine)
     customers = CustomerService(sessions, default_region="DE")
 
-Services (each method is one transaction; results are frozen views, never ORM rows):
+Services (each method is one transaction). Customers, orders, users and audit entries come
+back as frozen views; contacts and messages as detached rows (``contact_to_json``):
 
 - ``customers.CustomerService``: create / create_or_get (validation, duplicate detection),
   get, update (optimistic, history), add/remove identity, find_by_phone (caller ID),
