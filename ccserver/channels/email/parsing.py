@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import email
+import email.header
 import email.policy
 import enum
 import re
@@ -149,13 +150,31 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
 
 
 def _fix_surrogates(value: str, charset: str | None) -> tuple[str, bool]:
-    """Raw 8-bit header bytes arrive as surrogate escapes; decode them as the body charset
-    (or UTF-8) instead of showing garbage."""
+    """Raw 8-bit header bytes arrive as surrogate escapes. UTF-8 is legitimate (RFC 6532);
+    anything else is decoded as the body charset. Returns (text, was_not_utf8)."""
     if not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value, False
     raw = value.encode("utf-8", errors="surrogateescape")
-    text, _ = decode_bytes(raw, charset or "utf-8")
-    return text, True
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, _ = decode_bytes(raw, charset or "utf-8")
+        return text, True
+
+
+def decode_header_value(raw: str, fallback_charset: str | None = None) -> str:
+    """Decode RFC 2047 encoded words with the same charset supersets as bodies (the stdlib
+    decodes ``=?Shift_JIS?...?=`` strictly and loses CP932 characters)."""
+    text, _ = _fix_surrogates(raw, fallback_charset)
+    out: list[str] = []
+    for chunk, charset in email.header.decode_header(text):
+        if isinstance(chunk, str):
+            out.append(chunk)
+        else:
+            out.append(
+                decode_bytes(chunk, charset)[0] if charset else chunk.decode("utf-8", "replace")
+            )
+    return "".join(out)
 
 
 def normalise_address(addr: str) -> str | None:
@@ -322,19 +341,16 @@ class _Builder:
 
 
 def _header(msg: EmailMessage, name: str, b: _Builder) -> str:
-    """A header's decoded value, falling back to the raw value when the structured parser
-    chokes on it (it can raise on hostile input)."""
+    """A header's decoded value; never raises (hostile headers fall back to raw text)."""
     raw = _raw_header(msg, name)
-    text, fixed = _fix_surrogates(raw, b.body_charset)
-    if fixed:
-        # Raw 8-bit bytes (no RFC 2047 encoding): the structured parser would show U+FFFD.
+    text, not_utf8 = _fix_surrogates(raw, b.body_charset)
+    if not_utf8:
+        # Raw legacy 8-bit bytes (no RFC 2047 encoding): decoded as the body charset.
         b.malformed(f"header {name} contains raw 8-bit characters")
-    else:
-        try:
-            value = msg.get(name)
-            text = "" if value is None else str(value)
-        except Exception:
-            b.malformed(f"header {name} could not be parsed")
+    try:
+        text = decode_header_value(text, b.body_charset)
+    except Exception:
+        b.malformed(f"header {name} could not be decoded")
     return _WHITESPACE.sub(" ", clean_text(text)).strip()
 
 
@@ -391,17 +407,14 @@ def _addresses(msg: EmailMessage, name: str, b: _Builder) -> list[tuple[str, str
     return [(n, a) for n, a in pairs if a]
 
 
-def _display_name(msg: EmailMessage, b: _Builder, fallback: str) -> str:
+def _display_name(b: _Builder, pairs: list[tuple[str, str]]) -> str:
+    if not pairs:
+        return ""
     try:
-        header = msg["From"]
-        addresses = getattr(header, "addresses", ()) if header is not None else ()
-        name = str(addresses[0].display_name) if addresses else fallback
+        name = decode_header_value(pairs[0][0], b.body_charset)
     except Exception:
-        name = fallback
-    name, fixed = _fix_surrogates(name, b.body_charset)
-    if fixed:
-        b.malformed("header From contains raw 8-bit characters")
-    return _WHITESPACE.sub(" ", clean_text(name)).strip()
+        name = pairs[0][0]
+    return _WHITESPACE.sub(" ", clean_text(name)).strip().strip('"')
 
 
 def _parse(
@@ -416,7 +429,7 @@ def _parse(
 
     from_pairs = _addresses(msg, "From", b)
     from_address = normalise_address(from_pairs[0][1]) if from_pairs else None
-    from_name = _display_name(msg, b, from_pairs[0][0] if from_pairs else "")
+    from_name = _display_name(b, from_pairs)
     if from_address is None:
         b.flags.add(MailFlag.INVALID_SENDER)
         b.notes.append("no usable From address")
