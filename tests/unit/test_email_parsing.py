@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003  (CJK test data uses full-width punctuation on purpose)
 """Parsing inbound mail: charsets, HTML-only, attachments with limits, malformed input."""
 
 from __future__ import annotations
@@ -99,7 +100,10 @@ def test_html_only_mail_keeps_html_and_derives_inert_text() -> None:
 
 
 def test_html_to_text_structure_and_controls() -> None:
-    html = "<h1>Title</h1><ul><li>one</li><li>two</li></ul>a<br>b\u202e<table><tr><td>x</td><td>y</td></tr></table>"
+    html = (
+        "<h1>Title</h1><ul><li>one</li><li>two</li></ul>a<br>b\u202e"
+        "<table><tr><td>x</td><td>y</td></tr></table>"
+    )
     text = html_to_text(html)
     assert "Title" in text and "- one\n- two" in text and "a\nb" in text
     assert "\u202e" not in text  # bidi override removed
