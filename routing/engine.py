@@ -410,6 +410,9 @@ class RoutingEngine(ReportingMixin):
         entry.state, entry.agent_id, entry.offer_expires = "offered", agent.id, expires
         entry.attempts += 1
         self._timers.push(expires, "offer", entry.task.id, entry.version)
+        pool = self._pools.get((entry.queue, entry.capacity_key))
+        if pool is not None:
+            pool.offered_from_here(agent)
         if refresh:
             self._refresh(agent, assigned=True)
         task = entry.task

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 from agents import Agent
 
@@ -50,8 +50,8 @@ class Pool:
     def load_changed(self, agent: Agent) -> None:
         """Load went down while the agent stayed a member (ordering unaffected here)."""
 
-    def candidates(self) -> Iterator[Agent]:
-        return iter(list(self._order.values()))
+    def offered_from_here(self, agent: Agent) -> None:
+        """The agent was just offered a task from this pool's queue (member or not)."""
 
     def pick(self, skills: Mapping[str, int], qualifies: Qualifies) -> Agent | None:
         for agent in self._order.values():
@@ -118,6 +118,9 @@ class RoundRobinPool(Pool):
         heapq.heappush(self._heap, (turn, agent.id))
 
     def assigned(self, agent: Agent) -> None:
+        """Turns move only on offers from this queue (see offered_from_here)."""
+
+    def offered_from_here(self, agent: Agent) -> None:
         self._turn[agent.id] = next(self._counter)
         if agent.id in self._order:
             heapq.heappush(self._heap, (self._turn[agent.id], agent.id))
