@@ -1,0 +1,194 @@
+"""The agent console and the supervisor wallboard in Chromium, as people use them.
+
+An agent logs in and a call waits for them (the supervisor sees the queue); the agent's
+console loses its WebSocket, goes ready, and the offer made while it was away arrives when it
+reconnects (resume by seq) with the screen pop of the right customer and their open
+complaint; the agent accepts, holds, hangs up and wraps up with a disposition; the supervisor
+watches the agent change state live and barges in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from browser_harness import ARTIFACTS, PASSWORD, LiveServer
+from sqlalchemy import select
+
+from ccserver.crm.customers import CustomerService
+from ccserver.crm.models import AuditEntry, Complaint
+from ccserver.crm.users import UserService
+from ccserver.domain import Channel, InteractionState
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+try:
+    from playwright.sync_api import Page, expect
+except ImportError:  # pragma: no cover - playwright is a dev dependency
+    pytest.skip("playwright is not installed", allow_module_level=True)
+
+
+async def _seed(server: LiveServer) -> dict[str, Any]:
+    sessions = server.sessions()
+    users = UserService(sessions)
+    agent = await users.create_user(
+        "alice", PASSWORD, role="agent", display_name="Alice Martin", endpoint="PJSIP/1001"
+    )
+    await users.create_user("sam", PASSWORD, role="supervisor", display_name="Sam Supervisor")
+    customer = await CustomerService(sessions).create(
+        {
+            "display_name": "Hanako Yamada <b>VIP</b>",
+            "phones": ["+81 3-1234-5678"],
+            "tier": "gold",
+            "segment": "loyal",
+            "preferred_language": "ja",
+        }
+    )
+    async with sessions.begin() as s:
+        s.add(
+            Complaint(
+                case_number="CMP-TEST-0042",
+                customer_id=customer.id,
+                category="delivery",
+                subcategory="late",
+                severity="high",
+                description="Parcel two weeks late",
+                status="investigating",
+                sla_due_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+            )
+        )
+    return {"agent_id": agent.id, "customer_id": customer.id}
+
+
+def _login(page: Page, base: str, path: str, username: str) -> None:
+    page.goto(base + path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(base + path)
+
+
+async def _call(server: LiveServer, customer_id: str) -> str:
+    cc = server.cc
+    i = await cc.new_interaction(
+        Channel.VOICE,
+        customer_id=customer_id,
+        attributes={
+            "caller_id": "+81312345678",
+            "ivr_path": ["welcome", "identify", "menu"],
+            "ivr_inputs": {"menu": "2"},
+            "ewt_at_arrival": 42.0,
+        },
+    )
+    await cc.enqueue(i.id, "support", priority=3)
+    return i.id
+
+
+def test_agent_and_supervisor_handle_a_call_live(live_server: LiveServer, browser: Any) -> None:
+    server = live_server
+    seeded = server.call(_seed(server))
+    base = server.url
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    agent_ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    sup_ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        agent = agent_ctx.new_page()
+        sup = sup_ctx.new_page()
+        errors: list[str] = []
+        for p in (agent, sup):
+            p.on("pageerror", lambda e: errors.append(str(e)))
+
+        _login(agent, base, "/console", "alice")
+        expect(agent.locator("#agent-name")).to_have_text("Alice Martin")
+        expect(agent.locator("#agent-state")).to_have_text("not ready")
+        expect(agent.locator("#link")).to_have_attribute("aria-label", "Connection: open")
+
+        _login(sup, base, "/supervisor", "sam")
+        alice_row = sup.locator(f'tr[data-agent="{seeded["agent_id"]}"]')
+        expect(alice_row.locator(".agent-state")).to_have_text("not ready")
+
+        # A call waits in "support": the supervisor sees the queue.
+        iid = server.call(_call(server, seeded["customer_id"]))
+        support = sup.locator('tr[data-queue="support"]')
+        expect(support.locator(".waiting")).to_have_text("1")
+        expect(sup.locator(f'tr[data-interaction="{iid}"]')).to_contain_text("queued")
+
+        # The console loses its socket; going ready (REST) makes the offer while it is away.
+        agent.evaluate("() => { window.ccsLive.stopped = true; window.ccsLive.drop(); }")
+        expect(agent.locator("#link")).to_have_attribute("aria-label", "Connection: closed")
+        agent.keyboard.press("Alt+R")  # shortcut for Ready
+        expect(alice_row.locator(".agent-state")).not_to_have_text("not ready")
+        assert server.cc.offers.get(iid, ("", 0))[0] == seeded["agent_id"]
+        expect(agent.locator(".card.offer")).to_have_count(0)
+
+        agent.evaluate("() => { window.ccsLive.stopped = false; window.ccsLive.connect(); }")
+        offer = agent.locator(f'.card.offer[data-id="{iid}"]')
+        expect(offer).to_be_visible()
+        expect(agent.locator("#status")).to_contain_text("caught up")
+        expect(offer.locator(".countdown")).to_contain_text("Expires in")
+        # Screen pop: the right customer (markup in the name shown as text), the complaint,
+        # why the call came here.
+        expect(agent.locator("#customer-name")).to_have_text("Hanako Yamada <b>VIP</b>")
+        expect(agent.locator("#customer-card")).to_contain_text("gold / loyal")
+        expect(agent.locator("#complaints")).to_contain_text("CMP-TEST-0042")
+        expect(agent.locator("#complaints")).to_contain_text("investigating")
+        expect(agent.locator("#pop-body")).to_contain_text("welcome \u203a identify \u203a menu")
+        expect(agent.locator("#pop-body")).to_contain_text("menu=2")
+        assert agent.locator("#customer-name b").count() == 0
+        agent.screenshot(path=str(ARTIFACTS / "console_offer.png"))
+
+        offer.get_by_role("button", name="Accept").click()
+        card = agent.locator(f'.card.interaction[data-id="{iid}"]')
+        expect(card).to_contain_text("connected")
+        expect(agent.locator(".card.offer")).to_have_count(0)
+        expect(alice_row.locator(".agent-state")).to_have_text("busy")
+
+        card.get_by_role("button", name="Hold").click()
+        expect(card).to_contain_text("on hold")
+        assert "hold" in server.voice.actions(iid)
+
+        # The supervisor barges in on the live call.
+        row = sup.locator(f'tr[data-interaction="{iid}"]')
+        expect(row).to_contain_text("on hold")
+        row.locator('button[data-mode="barge"]').click()
+        expect(sup.locator("#status")).to_contain_text("barge: connected")
+        barge = [c for c in server.voice.calls if c[0] == "monitor" and c[1] == iid]
+        assert barge and barge[-1][2]["mode"] == "barge"
+        sup.screenshot(path=str(ARTIFACTS / "supervisor_wallboard.png"))
+
+        card.get_by_role("button", name="Resume").click()
+        expect(card).not_to_contain_text("on hold")
+        card.get_by_role("button", name="Hang up").click()
+        wrap = agent.locator("#wrapup")
+        expect(wrap).to_be_visible()
+        expect(alice_row.locator(".agent-state")).to_have_text("wrap up")
+
+        # The disposition is mandatory: the form says so and nothing is sent.
+        wrap.get_by_role("button", name="Finish wrap-up").click()
+        expect(agent.locator("#status")).to_contain_text("Choose a disposition")
+        assert server.cc.interactions[iid].state == InteractionState.WRAP_UP
+        wrap.get_by_label("Disposition").select_option("resolved")
+        wrap.get_by_label("Notes").fill("Promised a refund <script>x</script>")
+        wrap.get_by_label("Resolved on first contact").check()
+        agent.screenshot(path=str(ARTIFACTS / "console_wrapup.png"))
+        agent.keyboard.press("Alt+W")
+        expect(agent.locator("#status")).to_contain_text("Wrap-up saved")
+        expect(wrap).to_be_hidden()
+        expect(alice_row.locator(".agent-state")).to_have_text("ready")
+        expect(alice_row).to_contain_text("1")  # handled today
+        assert iid not in server.cc.interactions
+        assert errors == []
+    finally:
+        agent_ctx.close()
+        sup_ctx.close()
+
+    async def audited() -> list[str]:
+        async with server.sessions()() as s:
+            rows = (await s.scalars(select(AuditEntry.action))).all()
+            return list(rows)
+
+    assert "monitor_barge" in server.call(audited())
