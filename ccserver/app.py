@@ -139,6 +139,8 @@ async def _contact_center(app: web.Application) -> AsyncIterator[None]:
         disposition_required=settings.wrap_up.disposition_required,
     )
     app[CONTACT_CENTER] = cc
+    cc.on_wallboard = partial(_export_wallboard_metrics, app[METRICS])
+    cc.on_created = lambda i: app[METRICS].interactions.labels(i.channel.value).inc()
     # One registry of IVR flows for every channel (voice and chat run the same menus).
     from ivr.registry import FlowRegistry
 
@@ -153,6 +155,26 @@ async def _contact_center(app: web.Application) -> AsyncIterator[None]:
     yield
     await hub.close()
     await cc.close()
+
+
+def _export_wallboard_metrics(metrics: Metrics, state: dict[str, Any]) -> None:
+    for q in state["queues"]:
+        metrics.queue_waiting.labels(q["queue"]).set(q["waiting"])
+        metrics.queue_longest_wait.labels(q["queue"]).set(q["oldest_wait"] if q["waiting"] else 0)
+    counts: dict[str, int] = {}
+    for a in state["agents"]:
+        counts[a["state"]] = counts.get(a["state"], 0) + 1
+    for name in (
+        "ready",
+        "not_ready",
+        "reserved",
+        "busy",
+        "wrap_up",
+        "rona",
+        "disconnected",
+        "logged_out",
+    ):
+        metrics.agents_by_state.labels(name).set(counts.get(name, 0))
 
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]

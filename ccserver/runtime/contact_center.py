@@ -32,6 +32,7 @@ from ccserver.domain import (
 )
 from ccserver.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ccserver.logs import get_logger
+from ccserver.runtime.alerts import AlertEvaluator, AlertRules
 from ccserver.runtime.channel_port import ChannelAdapter
 from ccserver.runtime.contacts_writer import ContactsWriter
 from ccserver.web.hub import ALERTS_TOPIC, WALLBOARD_TOPIC, agent_topic
@@ -99,7 +100,13 @@ class ContactCenter:
         self._wallboard_dirty = True
         self._tasks: list[asyncio.Task[None]] = []
         self.lock = asyncio.Lock()
-        self.alerts_sent: set[str] = set()
+        self.alerts = AlertEvaluator(
+            AlertRules(),
+            {q: c.sl_percent / 100 for q, c in routing.config.queues.items()},
+        )
+        # Observers of every published wallboard state (the app updates Prometheus gauges).
+        self.on_wallboard: Callable[[dict[str, Any]], None] = lambda state: None
+        self.on_created: Callable[[Interaction], None] = lambda interaction: None
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -140,6 +147,7 @@ class ContactCenter:
         i.contact_id = new_id(now)
         i.timestamps["new"] = now
         self.interactions[i.id] = i
+        self.on_created(i)
         await self.writer.started(i)
         self._wallboard_dirty = True
         return i
@@ -723,38 +731,21 @@ class ContactCenter:
             try:
                 async with self.lock:
                     await self._apply(self.routing.tick(self.clock()))
-                await self._check_alerts()
             except Exception:
                 log.exception("routing tick failed")
 
     async def _wallboard_publisher(self) -> None:
         while True:
             await asyncio.sleep(self.wallboard_interval)
-            if not self._wallboard_dirty and not self.interactions:
+            # Time in state and waits grow even without events: refresh while anyone works.
+            if not self._wallboard_dirty and not self.interactions and not self.agents:
                 continue
             self._wallboard_dirty = False
             try:
-                await self._publish(WALLBOARD_TOPIC, "wallboard", await self.wallboard_snapshot())
+                state = await self.wallboard_snapshot()
+                await self._publish(WALLBOARD_TOPIC, "wallboard", state)
+                self.on_wallboard(state)
+                for alert in self.alerts.evaluate(state):
+                    await self._publish(ALERTS_TOPIC, "alert", alert)
             except Exception:
                 log.exception("wallboard snapshot failed")
-
-    async def _check_alerts(self) -> None:
-        now = self.clock()
-        for i in self.interactions.values():
-            if i.state != InteractionState.QUEUED:
-                continue
-            waited = now - i.timestamps.get("first_queued", now)
-            key = f"wait:{i.id}"
-            if waited > 60 and key not in self.alerts_sent:
-                self.alerts_sent.add(key)
-                await self._publish(
-                    ALERTS_TOPIC,
-                    "alert",
-                    {
-                        "kind": "long_wait",
-                        "interaction_id": i.id,
-                        "queue": i.queue,
-                        "waited_s": round(waited),
-                        "message": f"a customer has waited {round(waited)} s in {i.queue}",
-                    },
-                )
