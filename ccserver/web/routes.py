@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ccserver.web import pages, routes_admin, routes_console
+from ccserver.web import pages, routes_admin, routes_console, routes_crm
 
 
 def install(app: web.Application) -> None:
     routes_console.add_routes(app)
     routes_admin.add_routes(app)
     pages.add_routes(app)
+    routes_crm.add_routes(app)
