@@ -83,7 +83,7 @@ def test_permanent_failure_is_immediate_and_requeue_works() -> None:
     q.requeue("m2", now=5)
     assert q.get("m2").status is DeliveryStatus.QUEUED and q.pop_due(5) == [d]
     q.succeeded(d, now=6)
-    assert d.status is DeliveryStatus.SENT
+    assert q.get("m2").status is DeliveryStatus.SENT
     assert [h[1] for h in d.history] == ["queued", "failed", "queued", "sent"]
     with pytest.raises(IllegalTransition):
         q.requeue("m2", now=7)
