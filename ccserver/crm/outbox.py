@@ -136,6 +136,13 @@ class _PendingPut:
     future: asyncio.Future[list[int]]
 
 
+def _report_delete_failure(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        # Harmless for the data (those rows are replayed and skipped after a restart), but
+        # a journal that cannot delete will grow: say so.
+        log.error("outbox: journal delete failed: %s", fut.exception())
+
+
 def _default_metadata() -> MetaData:
     from ccserver.crm import models  # the CRM's declarative models, imported lazily
 
@@ -179,6 +186,7 @@ class Outbox:
         self._done = 0  # records finished (committed, dead-lettered or failed to journal)
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._last_delete: asyncio.Future[None] | None = None
         self._accepting = False
         self._stopping = False
         self._db_available = True
@@ -236,6 +244,9 @@ class Outbox:
             if not fut.done():
                 fut.set_exception(OutboxClosed("the outbox closed before the records were written"))
         self._waiters.clear()
+        if self._last_delete is not None:
+            with contextlib.suppress(Exception):
+                await self._last_delete
         await self.journal.close()
         return drained
 
@@ -337,7 +348,11 @@ class Outbox:
             await self._write_isolating(records[mid:])
             return
         committed_at = time.monotonic()
-        await self.journal.delete_through(records[-1].seq)
+        # Forget them in the journal without waiting: the journal's single thread keeps the
+        # deletes in order behind earlier work, and a crash before it runs only replays rows
+        # the idempotent handlers skip. close() waits for the last one.
+        self._last_delete = asyncio.ensure_future(self.journal.delete_through(records[-1].seq))
+        self._last_delete.add_done_callback(_report_delete_failure)
         for _ in records:
             self._queue.popleft()
         self._committed += len(records)

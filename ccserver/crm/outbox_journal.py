@@ -73,8 +73,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"outbox payload value of type {type(value).__name__} is not serialisable")
 
 
+_encode = json.JSONEncoder(default=_json_default, separators=(",", ":"), ensure_ascii=False).encode
+_DATETIME = dt.datetime
+
+
 def encode_payload(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+    # Top-level timestamps are by far the most common non-JSON values (contacts carry four);
+    # converting them in one comprehension is about twice as fast as the encoder calling
+    # ``default`` for each. Nested values still go through ``default``.
+    return _encode({k: v.isoformat() if type(v) is _DATETIME else v for k, v in payload.items()})
 
 
 @dataclass(slots=True)
