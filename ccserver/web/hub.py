@@ -299,10 +299,14 @@ class Hub:
         if topic == WALLBOARD_TOPIC:
             self.wallboard_changed(m.data.get("data", {}), m.id)
             return
-        kind = str(m.data.get("type", "event"))
-        payload = m.data.get("data", {})
-        for conn in list(self._by_topic.get(topic, ())):
-            self._enqueue(conn, kind, m.id, payload)
+        members = self._by_topic.get(topic)
+        if not members:
+            return
+        # Encode once per message, not once per screen: fan-out cost is then one queue put
+        # per connection.
+        frame = self._encode(str(m.data.get("type", "event")), m.id, m.data.get("data", {}))
+        for conn in list(members):
+            self._put(conn, frame)
 
     def wallboard_changed(self, state: dict[str, Any], seq: str | None = None) -> None:
         """New wallboard state (called by the runtime or the wallboard topic pump); sent to
