@@ -27,13 +27,16 @@ from typing import Any
 
 from bench.common import percentile, rss_bytes, save_results
 
-POP = {"customer": {"name": "Bench Customer", "tier": "gold", "customer_number": "C000001"},
-       "complaints": [], "contacts": [{"channel": "voice", "notes": "x" * 200}] * 3,
-       "orders": [{"order_number": "O-1", "status": "shipped"}] * 3}
+POP = {
+    "customer": {"name": "Bench Customer", "tier": "gold", "customer_number": "C000001"},
+    "complaints": [],
+    "contacts": [{"channel": "voice", "notes": "x" * 200}] * 3,
+    "orders": [{"order_number": "O-1", "status": "shipped"}] * 3,
+}
 
 
 def _raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -53,8 +56,13 @@ async def _clients(spec: dict[str, Any]) -> dict[str, Any]:
     async def one(cookie: str, count_pops: bool) -> None:
         nonlocal frames, opened
         async with sem:
-            ws = await websockets.connect(url, additional_headers={"Cookie": cookie},
-                                          max_size=2**20, open_timeout=60, ping_interval=None)
+            ws = await websockets.connect(
+                url,
+                additional_headers={"Cookie": cookie},
+                max_size=2**20,
+                open_timeout=60,
+                ping_interval=None,
+            )
         conns.append(ws)
         opened += 1
         if opened == len(spec["cookies"]):
@@ -69,7 +77,9 @@ async def _clients(spec: dict[str, Any]) -> dict[str, Any]:
         finally:
             ws.transport.abort()
 
-    tasks = [asyncio.create_task(one(c, i < spec["pop_consoles"])) for i, c in enumerate(spec["cookies"])]
+    tasks = [
+        asyncio.create_task(one(c, i < spec["pop_consoles"])) for i, c in enumerate(spec["cookies"])
+    ]
     await asyncio.wait_for(ready.wait(), timeout=300)
     print("READY", flush=True)
     # The server says STOP on our stdin when it has finished sending.
@@ -100,10 +110,13 @@ async def _server(args: argparse.Namespace) -> dict[str, Any]:
     from ccserver.web.sessions import SESSION_COOKIE, password_fingerprint
 
     tmp = Path(tempfile.mkdtemp(prefix="ccs-bench-"))
-    settings = load_settings(environ={
-        "CCSERVER_SERVER__DATA_DIR": str(tmp), "CCSERVER_ASTERISK__MODE": "off",
-        "CCSERVER_LOGGING__LEVEL": "warning",
-    })
+    settings = load_settings(
+        environ={
+            "CCSERVER_SERVER__DATA_DIR": str(tmp),
+            "CCSERVER_ASTERISK__MODE": "off",
+            "CCSERVER_LOGGING__LEVEL": "warning",
+        }
+    )
     app = build_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -112,22 +125,47 @@ async def _server(args: argparse.Namespace) -> dict[str, Any]:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     services = app[SERVICES]
     n, sups = args.consoles, args.supervisors
-    rows = [{"id": f"b{i:06d}", "username": f"bench{i}", "display_name": f"Bench {i}",
-             "password_hash": "bench", "role": "supervisor" if i >= n else "agent", "active": True}
-            for i in range(n + sups)]
+    rows = [
+        {
+            "id": f"b{i:06d}",
+            "username": f"bench{i}",
+            "display_name": f"Bench {i}",
+            "password_hash": "bench",
+            "role": "supervisor" if i >= n else "agent",
+            "active": True,
+        }
+        for i in range(n + sups)
+    ]
     async with services.require_sessions().begin() as s:
         await s.execute(insert(User), rows)
     codec, now = app[AUTH].codec, time.time()
-    cookies = [f"{SESSION_COOKIE}=" + codec.issue(r["id"], str(r["role"]), password_fingerprint("bench"), now, 3600)[0]
-               for r in rows]
+    cookies = [
+        f"{SESSION_COOKIE}="
+        + codec.issue(r["id"], str(r["role"]), password_fingerprint("bench"), now, 3600)[0]
+        for r in rows
+    ]
     spec_path = tmp / "spec.json"
-    spec_path.write_text(json.dumps({"url": f"ws://127.0.0.1:{port}/ws", "cookies": cookies,
-                                     "pop_consoles": min(args.pop_consoles, n),
-                                     "listen_s": args.seconds * 2 + 60}))
+    spec_path.write_text(
+        json.dumps(
+            {
+                "url": f"ws://127.0.0.1:{port}/ws",
+                "cookies": cookies,
+                "pop_consoles": min(args.pop_consoles, n),
+                "listen_s": args.seconds * 2 + 60,
+            }
+        )
+    )
     base_rss = rss_bytes()
+    root = Path(__file__).resolve().parent.parent  # noqa: ASYNC240 (once, at start)
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.consoles", "--client", str(spec_path),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(Path(__file__).resolve().parent.parent),
+        sys.executable,
+        "-m",
+        "bench.consoles",
+        "--client",
+        str(spec_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=str(root),
     )
     assert child.stdout is not None
     t0 = time.perf_counter()
@@ -150,8 +188,10 @@ async def _server(args: argparse.Namespace) -> dict[str, Any]:
         delay = target - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        await bus.publish(agent_topic(f"b{k % pops:06d}"),
-                          {"type": "offer", "data": {"t": time.time(), "screen_pop": POP}})
+        await bus.publish(
+            agent_topic(f"b{k % pops:06d}"),
+            {"type": "offer", "data": {"t": time.time(), "screen_pop": POP}},
+        )
     pop_elapsed = time.perf_counter() - start
     await asyncio.sleep(1.0)
     # Fan-out: alerts go to every supervisor screen uncoalesced; count frames the hub sends.
@@ -173,14 +213,25 @@ async def _server(args: argparse.Namespace) -> dict[str, Any]:
     lat_ms = [x * 1000 for x in client["latencies"]]
     await runner.cleanup()
     return {
-        "consoles": n, "supervisors": sups, "open_seconds": round(open_s, 2),
+        "consoles": n,
+        "supervisors": sups,
+        "open_seconds": round(open_s, 2),
         "connections_on_server": opened_server,
-        "bytes_per_connection": round(per_conn), "kib_per_connection": round(per_conn / 1024, 1),
-        "screen_pop": {"rate_target": args.rate, "rate_achieved": round(total / pop_elapsed),
-                       "consoles": pops, "received": len(lat_ms),
-                       "p50_ms": round(percentile(lat_ms, 50), 2), "p99_ms": round(percentile(lat_ms, 99), 2)},
-        "fanout": {"alerts": alerts, "frames": fan_frames,
-                   "frames_per_s": round(fan_frames / fan_elapsed)},
+        "bytes_per_connection": round(per_conn),
+        "kib_per_connection": round(per_conn / 1024, 1),
+        "screen_pop": {
+            "rate_target": args.rate,
+            "rate_achieved": round(total / pop_elapsed),
+            "consoles": pops,
+            "received": len(lat_ms),
+            "p50_ms": round(percentile(lat_ms, 50), 2),
+            "p99_ms": round(percentile(lat_ms, 99), 2),
+        },
+        "fanout": {
+            "alerts": alerts,
+            "frames": fan_frames,
+            "frames_per_s": round(fan_frames / fan_elapsed),
+        },
     }
 
 
