@@ -225,6 +225,23 @@ async def test_oversized_mail_refused_with_552_and_clear_message(stack: Stack) -
     assert list(stack.sink.cases) == ["C-10001"]
 
 
+async def test_oversized_data_without_size_declaration_gets_552(stack: Stack) -> None:
+    # A client that does not declare SIZE in MAIL FROM is stopped at the DATA phase.
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.port, start_tls=False)
+    await client.connect()
+    try:
+        await client.ehlo()
+        await client.mail("alice@customer.example.com")
+        await client.rcpt("support@example.com")
+        with pytest.raises(aiosmtplib.SMTPDataError) as info:
+            await client.data(customer_mail(body="y" * 300_000).as_bytes())
+        assert info.value.code == 552
+        assert "200000 bytes" in info.value.message
+    finally:
+        await client.quit()
+    assert stack.sink.cases == {}
+
+
 async def test_store_failure_answers_451_so_the_mta_retries(stack: Stack) -> None:
     stack.sink.fail_store = True
     with pytest.raises(aiosmtplib.SMTPResponseException) as info:

@@ -172,3 +172,31 @@ async def test_ack_uses_null_envelope_sender_and_listener_errors_do_not_stop_sen
         async with asyncio.timeout(2):
             await m.wait_idle()
     assert transport.sent[0][0] == ""
+
+
+async def test_pending_deliveries_are_restored_after_a_restart() -> None:
+    transport = ScriptedTransport([])
+    pending = Delivery(
+        id="old-1@ccs",
+        sender="s@example.com",
+        recipients=("a@x.example.com",),
+        data=b"x",
+        status=DeliveryStatus.FAILED_RETRYING,
+        attempts=2,
+    )
+    done = Delivery(
+        id="old-2@ccs",
+        sender="s@example.com",
+        recipients=("a@x.example.com",),
+        data=b"y",
+        status=DeliveryStatus.SENT,
+    )
+    async with OutboundMailer(OutboundSettings(), transport) as m:
+        await m.restore(pending)
+        await m.restore(done)
+        async with asyncio.timeout(2):
+            await m.wait_idle()
+        assert m.status("old-1@ccs") is DeliveryStatus.SENT
+        with pytest.raises(UnknownDelivery):
+            m.status("old-2@ccs")
+    assert [t[2] for t in transport.sent] == [b"x"]

@@ -179,6 +179,16 @@ class OutboundMailer:
     def status(self, message_id: str) -> DeliveryStatus:
         return self.queue.get(message_id).status
 
+    async def restore(self, delivery: Delivery) -> None:
+        """Take back a delivery that was still pending when the process stopped (the sink
+        keeps every record via ``record_outbound``/``delivery_changed``): nothing is lost
+        across a restart. Sent and failed records are ignored."""
+        if delivery.status not in (DeliveryStatus.QUEUED, DeliveryStatus.FAILED_RETRYING):
+            return
+        self.queue.add(delivery, self._clock())
+        self._idle.clear()
+        self._wake.set()
+
     async def retry_now(self, message_id: str) -> Delivery:
         d = self.queue.requeue(message_id, self._clock())
         await self._notify(d)
