@@ -202,3 +202,21 @@ def test_arbitrary_text_bodies_parse(body: str, ctype: str) -> None:
         "utf-8", "surrogatepass"
     )
     assert parse_email(raw).raw == raw
+
+
+def test_absurd_mime_nesting_is_cut_off_but_outer_text_kept() -> None:
+    inner = "Content-Type: text/plain\r\n\r\ndeep\r\n"
+    for i in range(40):
+        head = f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n'
+        inner = f"{head}--b{i}\r\n{inner}\r\n--b{i}--\r\n"
+    raw = (
+        "From: a@mail.example.com\r\nSubject: nest\r\n"
+        'Content-Type: multipart/mixed; boundary="top"\r\n\r\n'
+        "--top\r\nContent-Type: text/plain\r\n\r\nouter text\r\n"
+        f"--top\r\n{inner}\r\n--top--\r\n"
+    ).encode()
+    mail = parse_email(raw)
+    assert mail.text.startswith("outer text")
+    assert "deep" not in mail.text
+    assert MailFlag.MALFORMED in mail.flags
+    assert any("nesting" in n for n in mail.notes)

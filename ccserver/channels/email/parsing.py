@@ -9,6 +9,7 @@ Shift_JIS is routinely CP932, TIS-620 is routinely Windows-874).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import email
 import email.header
 import email.policy
@@ -292,6 +293,23 @@ class _Builder:
         if depth > 20:
             self.malformed("MIME nesting deeper than 20 levels; inner parts not parsed")
             return
+        try:
+            self._walk_part(part, depth)
+        except Exception as exc:
+            # One hostile part must not cost the rest of the mail: keep its bytes if we can.
+            self.malformed(f"a MIME part could not be read ({type(exc).__name__})")
+            with contextlib.suppress(Exception):
+                raw = part.as_bytes()
+                self.dropped.append(
+                    DroppedAttachment(
+                        "unreadable-part.bin",
+                        "application/octet-stream",
+                        len(raw),
+                        "unreadable MIME part (kept in the raw mail)",
+                    )
+                )
+
+    def _walk_part(self, part: Message, depth: int) -> None:
         ctype = part.get_content_type()
         disposition = (part.get_content_disposition() or "").lower()
         if part.is_multipart() and ctype != "message/rfc822":

@@ -106,7 +106,9 @@ class EmailChannelService:
             envelope_from=envelope_from,
             envelope_to=tuple(envelope_to),
         )
-        flooded = self._flood.observe(mail.reply_address or envelope_from, now)
+        # Keyed on From (what a bomber must keep to be recognised as "one sender"); bounces
+        # come from MAILER-DAEMON@host, so a backscatter storm is caught too.
+        flooded = self._flood.observe(mail.from_address or envelope_from or "<>", now)
         if flooded:
             mail = replace(
                 mail,
