@@ -66,13 +66,18 @@ class ReportingMixin:
         return position_wait(ahead, servers, aht, load, rate)
 
     def _servers(self, queue: str) -> float:
-        """Agents serving the queue, each counted by its share of the queues it serves."""
-        total = 0.0
-        for agent_id in self._queue_agents.get(queue, ()):
-            agent = self._agents[agent_id]
-            if agent.presence is Presence.READY:
-                total += 1.0 / max(1, len(agent.profile.queues))
-        return total
+        """Ready agents serving the queue (busy or not), each counted fully.
+
+        Counting an agent shared by k queues as 1/k was tried and overestimated waits
+        badly in ``bench.routing_day``: shared agents serve whichever queue has the older
+        task, so a waiting task sees close to all of them.
+        """
+        agents = self._agents
+        return float(
+            sum(
+                1 for a in self._queue_agents.get(queue, ()) if agents[a].presence is Presence.READY
+            )
+        )
 
     def _announce(self, entry: TaskEntry, now: float) -> Announce:
         estimate = self.position_and_ewt(entry.task.id, now)
