@@ -93,7 +93,9 @@ async def stack() -> AsyncIterator[Stack]:
     settings = EmailSettings(
         message_id_domain=DOMAIN,
         from_address="support@example.com",
-        listener=ListenerSettings(host="127.0.0.1", port=0, max_message_bytes=200_000),
+        listener=ListenerSettings(
+            host="127.0.0.1", port=0, max_message_bytes=200_000, max_connections=3
+        ),
         outbound=OutboundSettings(
             relay_host="127.0.0.1",
             relay_port=relay_port,
@@ -240,6 +242,24 @@ async def test_oversized_data_without_size_declaration_gets_552(stack: Stack) ->
     finally:
         await client.quit()
     assert stack.sink.cases == {}
+
+
+async def test_connection_flood_gets_421_and_service_recovers(stack: Stack) -> None:
+    held = [
+        aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.port, start_tls=False) for _ in range(3)
+    ]
+    for client in held:
+        await client.connect()
+    extra = aiosmtplib.SMTP(hostname="127.0.0.1", port=stack.port, start_tls=False)
+    with pytest.raises(aiosmtplib.SMTPConnectResponseError) as info:
+        await extra.connect()
+    assert info.value.code == 421
+    assert stack.listener.refused_busy == 1
+    for client in held:
+        await client.quit()
+    await eventually(lambda: not stack.listener._active)
+    await stack.send(customer_mail())
+    assert list(stack.sink.cases) == ["C-10001"]
 
 
 async def test_store_failure_answers_451_so_the_mta_retries(stack: Stack) -> None:

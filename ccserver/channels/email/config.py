@@ -24,6 +24,8 @@ class ListenerSettings:
     port: int = 2525
     hostname: str = "ccserver.local"
     max_message_bytes: int = 25 * 1024 * 1024
+    # Concurrent SMTP sessions; more get "421 try later" (a connection flood cannot exhaust us).
+    max_connections: int = 200
     # Empty: accept any recipient (the MTA in front already decided what to forward).
     accept_domains: tuple[str, ...] = ()
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -59,9 +60,16 @@ class _Handler:
 class _Smtp(SMTP):
     """aiosmtpd's server with a size refusal that tells the sender what the limit is."""
 
-    def __init__(self, *args: Any, limit_text: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, limit_text: str, on_lost: Callable[[_Smtp], None], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._limit_text = limit_text
+        self._on_lost = on_lost
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_lost(self)
+        super().connection_lost(exc)
 
     async def push(self, status: AnyStr) -> None:
         if isinstance(status, str) and status.startswith("552 "):
@@ -71,6 +79,15 @@ class _Smtp(SMTP):
         await super().push(status)
 
 
+class _Busy(asyncio.Protocol):
+    """Answers 421 and hangs up: too many sessions open (RFC 5321 §4.2.3 transient)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+        transport.close()
+
+
 class SmtpListener:
     def __init__(self, service: EmailChannelService, settings: ListenerSettings) -> None:
         self.settings = settings
@@ -78,9 +95,14 @@ class SmtpListener:
         self._server: asyncio.Server | None = None
         # Weak: finished sessions disappear on their own; open ones are closed by aclose().
         self._sessions: weakref.WeakSet[_Smtp] = weakref.WeakSet()
+        self._active: set[_Smtp] = set()  # connected sessions (bounded by max_connections)
+        self.refused_busy = 0
         self.port: int | None = None
 
-    def _factory(self) -> _Smtp:
+    def _factory(self) -> asyncio.Protocol:
+        if len(self._active) >= self.settings.max_connections:
+            self.refused_busy += 1
+            return _Busy()
         limit = self.settings.max_message_bytes
         proto = _Smtp(
             self.handler,
@@ -92,8 +114,10 @@ class SmtpListener:
             timeout=300,
             loop=asyncio.get_running_loop(),
             limit_text=f"{limit} bytes ({limit / (1024 * 1024):.1f} MiB)",
+            on_lost=self._active.discard,
         )
         self._sessions.add(proto)
+        self._active.add(proto)
         return proto
 
     async def start(self) -> int:
