@@ -133,6 +133,7 @@ async def test_orders_link_to_customers(engine: AsyncEngine) -> None:
     assert jsonl.imported == 2 and error_rows(jsonl.errors) == {3}
 
 
+@pytest.mark.slow
 async def test_large_file_in_chunks_with_progress(engine: AsyncEngine, tmp_path: Path) -> None:
     path = tmp_path / "many.csv"
     n = 3000

@@ -258,6 +258,7 @@ async def test_writes_arrive_in_order_in_batches(env: Env) -> None:
         await j.close()
 
 
+@pytest.mark.slow
 async def test_outage_mid_stream_loses_nothing(env: Env, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="ccserver.crm.outbox")
     outbox = env.outbox(batch_size=50, flush_interval=0.001)
