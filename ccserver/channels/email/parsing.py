@@ -15,6 +15,7 @@ import email.header
 import email.policy
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, Message
@@ -219,6 +220,36 @@ def _human(size: int) -> str:
     return f"{size} B"
 
 
+@dataclass(frozen=True, slots=True)
+class _PartInfo:
+    ctype: str
+    disposition: str
+    charset: str | None
+    filename: str | None
+
+
+def _part_info(part: Message) -> _PartInfo:
+    """Content-Type and Content-Disposition of a part, each header parsed once (the
+    structured headers of policy.default are re-parsed on every access, and the Message
+    helpers access them several times per part)."""
+    ct = part.get("content-type")
+    ct_params: Mapping[str, str] = getattr(ct, "params", None) or {}
+    ctype = str(getattr(ct, "content_type", "") or "") if ct is not None else ""
+    if ctype.count("/") != 1:
+        ctype = part.get_default_type() if ct is None else "text/plain"
+    cd = part.get("content-disposition")
+    cd_params: Mapping[str, str] = getattr(cd, "params", None) or {}
+    disposition = str(getattr(cd, "content_disposition", "") or "").lower()
+    filename = cd_params.get("filename") or ct_params.get("name")
+    charset = ct_params.get("charset")
+    return _PartInfo(
+        ctype.lower(),
+        disposition,
+        str(charset) if charset else None,
+        str(filename) if filename else None,
+    )
+
+
 class _Builder:
     """Accumulates the result while walking a message; every step is individually guarded."""
 
@@ -239,11 +270,10 @@ class _Builder:
         if note not in self.notes:
             self.notes.append(note)
 
-    def text_of(self, part: Message) -> str:
+    def text_of(self, part: Message, charset: str | None) -> str:
         payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes):
             payload = b""
-        charset = part.get_content_charset()
         text, lenient = decode_bytes(payload, charset)
         if lenient:
             self.flags.add(MailFlag.CHARSET_FALLBACK)
@@ -254,15 +284,10 @@ class _Builder:
             self.body_charset = charset
         return text
 
-    def add_attachment(self, part: Message, data: bytes, inline: bool) -> None:
-        ctype = part.get_content_type()
+    def add_attachment(self, part: Message, data: bytes, inline: bool, info: _PartInfo) -> None:
+        ctype = info.ctype
         index = len(self.attachments) + len(self.dropped) + 1
-        try:
-            raw_name = part.get_filename()
-        except Exception:  # hostile RFC 2231 parameters
-            raw_name = None
-            self.malformed("an attachment name could not be decoded")
-        name = _safe_filename(raw_name, index, ctype)
+        name = _safe_filename(info.filename, index, ctype)
         size = len(data)
         reason = None
         if len(self.attachments) >= self.limits.max_count:
@@ -310,8 +335,8 @@ class _Builder:
                 )
 
     def _walk_part(self, part: Message, depth: int) -> None:
-        ctype = part.get_content_type()
-        disposition = (part.get_content_disposition() or "").lower()
+        info = _part_info(part)
+        ctype, disposition = info.ctype, info.disposition
         if part.is_multipart() and ctype != "message/rfc822":
             children = part.get_payload()
             if not isinstance(children, list):  # pragma: no cover - defensive
@@ -328,16 +353,16 @@ class _Builder:
             inner = part.get_payload()
             msg = inner[0] if isinstance(inner, list) and inner else inner
             data = msg.as_bytes() if isinstance(msg, Message) else b""
-            self.add_attachment(part, data, inline=False)
+            self.add_attachment(part, data, False, info)
             return
         is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment"
-        if is_body_text and not part.get_filename():
-            text = self.text_of(part)
+        if is_body_text and not info.filename:
+            text = self.text_of(part, info.charset)
             (self.plain if ctype == "text/plain" else self.html).append(text)
             return
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
-        self.add_attachment(part, data, inline=disposition == "inline")
+        self.add_attachment(part, data, disposition == "inline", info)
 
     def _alternative(self, children: list[Message], depth: int) -> None:
         # Keep the plain and the HTML rendering of the same content, not both as bodies
@@ -345,11 +370,11 @@ class _Builder:
         plain: str | None = None
         html: str | None = None
         for child in children:
-            ctype = child.get_content_type()
-            if ctype == "text/plain" and not child.is_multipart():
-                plain = self.text_of(child)
-            elif ctype == "text/html" and not child.is_multipart():
-                html = self.text_of(child)
+            info = _part_info(child)
+            if info.ctype == "text/plain" and not child.is_multipart():
+                plain = self.text_of(child, info.charset)
+            elif info.ctype == "text/html" and not child.is_multipart():
+                html = self.text_of(child, info.charset)
             elif isinstance(child, Message):
                 self.walk(child, depth + 1)  # e.g. multipart/related holding html + images
         if plain is not None:
