@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
-from routing_scenarios.helpers import agent, busy_agent, config, of_type, offers, task
+from routing_scenarios.helpers import BASE, agent, busy_agent, config, of_type, offers, task
 
 from agents import AgentState
 from ccserver.domain import Channel
@@ -19,6 +20,7 @@ from routing import (
     Requeue,
     RoutingEngine,
     Widened,
+    parse_routing_config,
 )
 
 
@@ -204,16 +206,6 @@ def test_sticky_customer_waits_for_their_agent_then_anyone() -> None:
 
 
 def test_after_hours_and_holidays_send_to_voicemail() -> None:
-    data_queue = {
-        "calendar": "office",
-        "after_hours": {"action": "voicemail"},
-    }
-    import copy
-
-    from routing_scenarios.helpers import BASE
-
-    from routing import parse_routing_config
-
     data = copy.deepcopy(BASE)
     data["calendars"] = {
         "office": {
@@ -222,7 +214,7 @@ def test_after_hours_and_holidays_send_to_voicemail() -> None:
             "holidays": ["2026-11-23"],
         }
     }
-    data["queues"]["desk"] = data_queue
+    data["queues"]["desk"] = {"calendar": "office", "after_hours": {"action": "voicemail"}}
     engine = RoutingEngine(parse_routing_config(data, "t.toml"))
     tokyo = dt.timezone(dt.timedelta(hours=9))
     tuesday_10am = dt.datetime(2026, 11, 24, 10, 0, tzinfo=tokyo).timestamp()
@@ -278,3 +270,20 @@ def test_language_caller_and_plain_caller_are_served_in_arrival_order() -> None:
             engine.submit(task(kind, at=float(i), skills=skills), float(i))
         engine.end("filler", "yuki", 10.0)
         assert offers(engine.complete("filler", "yuki", 10.0)) == [(first, "yuki")]
+
+
+def test_two_full_queues_redirecting_to_each_other_end_in_voicemail() -> None:
+    engine = RoutingEngine(
+        config(
+            a={"max_length": 1, "overflow": {"action": "queue", "target": "b"}},
+            b={"max_length": 1, "overflow": {"action": "queue", "target": "a"}},
+        )
+    )
+    engine.submit(task("a1", "a", at=0.0), 0.0)
+    engine.submit(task("b1", "b", at=0.0), 0.0)
+    assert engine.submit(task("x", "a", at=1.0), 1.0) == [
+        QueueFull("x", "a", "queue", "b"),
+        QueueFull("x", "b", "queue", "a"),
+        Overflow("x", "b", "voicemail", None, "redirect_loop"),
+    ]
+    assert "x" not in engine.snapshot(tasks=True)["tasks"]
