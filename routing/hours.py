@@ -3,27 +3,41 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-@dataclass(frozen=True, slots=True)
 class BusinessHours:
-    """Open intervals per weekday (minutes from local midnight) plus closed dates."""
+    """Open intervals per weekday (minutes from local midnight) plus closed dates.
 
-    tz: ZoneInfo
-    # weekday (0 = Monday) -> ((start_min, end_min), ...)
-    intervals: tuple[tuple[tuple[int, int], ...], ...]
-    holidays: frozenset[dt.date]
+    The answer is cached per UTC minute: every time zone in use today is offset by whole
+    minutes, so open/closed cannot change inside one, and a busy queue asks many times.
+    """
+
+    __slots__ = ("_minute", "_open", "holidays", "intervals", "tz")
+
+    def __init__(
+        self,
+        tz: ZoneInfo,
+        intervals: tuple[tuple[tuple[int, int], ...], ...],  # weekday (0 = Mon) -> intervals
+        holidays: frozenset[dt.date],
+    ) -> None:
+        self.tz, self.intervals, self.holidays = tz, intervals, holidays
+        self._minute, self._open = -1, False
 
     def is_open(self, now: float) -> bool:
+        minute = int(now // 60)
+        if minute == self._minute:
+            return self._open
         local = dt.datetime.fromtimestamp(now, self.tz)
         if local.date() in self.holidays:
-            return False
-        minute = local.hour * 60 + local.minute
-        return any(start <= minute < end for start, end in self.intervals[local.weekday()])
+            result = False
+        else:
+            m = local.hour * 60 + local.minute
+            result = any(start <= m < end for start, end in self.intervals[local.weekday()])
+        self._minute, self._open = minute, result
+        return result
 
     def local_date(self, now: float) -> dt.date:
         return dt.datetime.fromtimestamp(now, self.tz).date()

@@ -50,14 +50,12 @@ class TaskEntry:
     sticky_until: float = 0.0
     answered_at: float | None = None
 
-    key: SortKey = (0, 0.0, 0)  # set by rekey() whenever priority changes
+    key: SortKey = (0, 0.0, 0)  # set by rekey() whenever priority or skills change
+    sig: Signature = ("", ())
 
     def rekey(self) -> None:
         self.key = (-self.priority, self.task.arrived_at, self.seq)
-
-    @property
-    def sig(self) -> Signature:
-        return signature(self.capacity_key, self.skills)
+        self.sig = signature(self.capacity_key, self.skills)
 
 
 HeapItem = tuple[SortKey, int, TaskEntry]  # (key, version, entry)
