@@ -32,6 +32,7 @@ Stable API (the runtime calls exactly this)::
     engine.reload(config) / engine.reload_from(data, source)   # old config kept on error
     engine.position_and_ewt(task_id, now) -> PositionEstimate
     engine.queue_stats(queue, now) -> QueueSnapshot   # 15 min / 1 h / today windows
+    engine.agent_report(agent_id, now) -> AgentReport # time per state / not-ready reason
     engine.snapshot() -> dict                         # wallboard view
 
 Decisions (frozen dataclasses in :mod:`routing.task`): ``Offer`` (push the offer; reserved
@@ -65,7 +66,7 @@ from routing.errors import (
     UnknownTask,
 )
 from routing.estimate import erlang_c, erlang_c_new_arrival_wait
-from routing.reporting import QueueSnapshot
+from routing.reporting import AgentReport, QueueSnapshot
 from routing.stats import WindowStats
 from routing.task import (
     AfterHours,
@@ -86,6 +87,7 @@ from routing.task import (
 
 __all__ = [
     "AfterHours",
+    "AgentReport",
     "AgentStateChanged",
     "AgentTimeout",
     "Announce",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agents import Agent, Presence
-from routing.errors import UnknownQueue, UnknownTask
+from routing.errors import UnknownAgent, UnknownQueue, UnknownTask
 from routing.estimate import erlang_c_new_arrival_wait, position_wait
 from routing.stats import QueueStats, WindowStats
 from routing.task import Announce, PositionEstimate
@@ -34,6 +34,17 @@ class QueueSnapshot:
     last_15m: WindowStats
     last_1h: WindowStats
     today: WindowStats
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReport:
+    agent_id: str
+    state: str
+    reason: str | None
+    in_state_for: float
+    occupancy: float
+    seconds_by_state: dict[str, float]
+    seconds_by_reason: dict[str, float]
 
 
 class ReportingMixin:
@@ -83,6 +94,22 @@ class ReportingMixin:
         estimate = self.position_and_ewt(entry.task.id, now)
         return Announce(entry.task.id, entry.queue, estimate.position, estimate.ewt)
 
+    def agent_report(self, agent_id: str, now: float) -> AgentReport:
+        """Time per state and per not-ready reason since login (current stint included)."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise UnknownAgent(f"unknown agent {agent_id}", details={"agent_id": agent_id})
+        states, reasons = agent.totals(now)
+        return AgentReport(
+            agent_id=agent.id,
+            state=agent.state.value,
+            reason=agent.reason,
+            in_state_for=now - agent.state_since,
+            occupancy=agent.occupancy(),
+            seconds_by_state=states,
+            seconds_by_reason=reasons,
+        )
+
     def queue_stats(self, queue: str, now: float) -> QueueSnapshot:
         if queue not in self.config.queues:
             raise UnknownQueue(f"unknown queue {queue!r}", details={"queue": queue})
@@ -123,6 +150,7 @@ class ReportingMixin:
                     "load": {k: n for k, n in a.load.items() if n},
                     "occupancy": a.occupancy(),
                     "queues": sorted(a.profile.queues),
+                    "teams": sorted(a.profile.teams),
                     "skills": dict(a.profile.skills),
                     "work": {t: w.phase.value for t, w in a.work.items()},
                 }

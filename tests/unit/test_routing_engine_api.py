@@ -143,3 +143,22 @@ def test_snapshot_and_next_timer() -> None:
         "t": "reserved"
     }
     assert "tasks" not in snap
+
+
+def test_agent_report_gives_time_per_state_and_reason() -> None:
+    engine = RoutingEngine(config())
+    engine.agent_login(agent("a"), 0.0, ready=True)
+    engine.submit(task("t", at=10.0), 10.0)
+    engine.accept("t", "a", 12.0)
+    engine.end("t", "a", 100.0)
+    engine.agent_not_ready("a", "lunch", 105.0)
+    engine.complete("t", "a", 110.0)
+    report = engine.agent_report("a", 200.0)
+    assert report.state == "not_ready" and report.reason == "lunch"
+    assert report.in_state_for == 90.0
+    assert report.seconds_by_state == {
+        "ready": 10.0, "reserved": 2.0, "busy": 88.0, "wrap_up": 10.0, "not_ready": 90.0
+    }  # fmt: skip
+    assert report.seconds_by_reason == {"lunch": 90.0}
+    with pytest.raises(UnknownAgent):
+        engine.agent_report("ghost", 0.0)
