@@ -119,7 +119,7 @@ class RoutingEngine(TimerHandlers):
         agent = Agent(profile, self.config.agents, now)
         self._agents[profile.id] = agent
         self._candidates.pop(profile.id, None)
-        self._index_queues(agent, set(), set(profile.queues))
+        self._index_queues(agent, set(old.profile.queues) if old else set(), set(profile.queues))
         agent.login(now)
         if ready:
             agent.go_ready(now)

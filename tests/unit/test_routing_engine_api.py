@@ -162,3 +162,13 @@ def test_agent_report_gives_time_per_state_and_reason() -> None:
     assert report.seconds_by_reason == {"lunch": 90.0}
     with pytest.raises(UnknownAgent):
         engine.agent_report("ghost", 0.0)
+
+
+def test_relogin_with_other_queues_leaves_no_trace_in_the_old_queue() -> None:
+    engine = RoutingEngine(config())
+    engine.agent_login(agent("a", "general"), 0.0, ready=True)
+    engine.agent_logout("a", 1.0)
+    engine.agent_login(agent("a", "orders", skills={"orders": 1}), 2.0, ready=True)
+    assert engine.queue_stats("general", 3.0).agents_staffed == 0
+    assert engine.queue_stats("orders", 3.0).agents_staffed == 1
+    assert engine.submit(task("g", at=4.0), 4.0) == []
