@@ -231,9 +231,11 @@ class Outbox:
         self._stop_wakeup.set()
         self._put_wakeup.set()
         self._queue_wakeup.set()
-        # The tasks notice _stopping at their next safe point (between transactions); give
-        # them a moment, then cancel one stuck in a hung connection.
-        _done, still_running = await asyncio.wait(self._tasks, timeout=max(1.0, deadline / 10))
+        # The tasks notice _stopping at their next safe point (between transactions). Let the
+        # transaction in flight finish (SQLite's busy wait is 5 s), then cancel one stuck in a
+        # hung connection: its records stay in the journal either way.
+        grace = min(6.0, max(1.0, deadline))
+        _done, still_running = await asyncio.wait(self._tasks, timeout=grace)
         for task in still_running:
             task.cancel()
         for task in self._tasks:
@@ -306,13 +308,15 @@ class Outbox:
                 if not p.future.done():
                     p.future.set_result(mine)
             self._queue_wakeup.set()
+            if self._stopping and not self._puts:
+                return
 
     # --- draining --------------------------------------------------------------------------
     async def _drainer(self) -> None:
         while True:
+            if self._stopping:  # close() already waited for the drain it allows
+                return
             if not self._queue:
-                if self._stopping:
-                    return
                 self._queue_wakeup.clear()
                 await self._queue_wakeup.wait()
                 continue
@@ -324,8 +328,6 @@ class Outbox:
                 await self._write_isolating(batch)
             except Exception as exc:  # connectivity: keep everything, back off, retry
                 self._note_outage(exc)
-                if self._stopping:
-                    return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop_wakeup.wait(), self.backoff.next_delay())
                 continue
