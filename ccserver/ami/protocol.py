@@ -206,6 +206,7 @@ class AmiProtocol:
         self._discard_line = False  # inside an over-long line: drop bytes until LF
         self._discard_message = False  # inside a bad message: drop lines until a blank one
         self._follows = False  # inside a legacy ``Response: Follows`` block
+        self._pending = ""  # fast path: text of an unfinished message
         self._lists: dict[str, EventList] = {}
         self.errors = 0
 
@@ -227,6 +228,25 @@ class AmiProtocol:
             chunk = chunk[cut + 1 :]
             self._discard_line = False
         text = chunk.decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        if self._pending:
+            text = self._pending + text
+            self._pending = ""
+        if (
+            self._expect_banner
+            or self._lines
+            or self._follows
+            or self._discard_message
+            or "Response: Follows" in text
+        ):
+            self._slow_lines(text)
+        else:
+            self._fast_blocks(text)
+        self._check_long_line()
+
+    def _slow_lines(self, text: str) -> None:
+        """Line-by-line state machine: banner, legacy Follows blocks, errors, resync."""
         lines = text.split("\n")
         lines.pop()  # empty string after the final LF
         max_line = self._max_line
@@ -238,7 +258,38 @@ class AmiProtocol:
                 self._reset_message(discard=True)
                 continue
             self._line(line)
-        self._check_long_line()
+
+    def _fast_blocks(self, text: str) -> None:
+        """Whole messages at once (the common case): split on blank lines, then headers.
+        Anything unusual in a block is handed to the line state machine."""
+        blocks = text.split("\n\n")
+        tail = blocks.pop()  # an unfinished message (ends with LF) or ""
+        if len(tail) > self._max_message:
+            self._slow_lines(tail)
+        else:
+            self._pending = tail
+        max_line = self._max_line
+        for block in blocks:
+            if not block:
+                continue  # stray blank lines
+            if block[0] == "\n":
+                block = block.lstrip("\n")
+                if not block:
+                    continue
+            if len(block) > max_line:
+                self._slow_lines(block + "\n\n")
+                continue
+            try:
+                headers = [(k, v) for k, v in (ln.split(": ", 1) for ln in block.split("\n"))]
+            except ValueError:  # a line without ": " (garbage, or "Key:" with no value)
+                self._slow_lines(block + "\n\n")
+                continue
+            fields = dict(headers)
+            if len(fields) != len(headers):  # repeated keys: the first value wins
+                fields = {}
+                for key, value in headers:
+                    fields.setdefault(key, value)
+            self._classify(headers, fields, block)
 
     def events_received(self) -> list[Item]:
         items, self._items = self._items, []
@@ -251,6 +302,7 @@ class AmiProtocol:
     def reset(self) -> None:
         """Forget partial input (after a reconnect); a new banner is expected."""
         self._buffer = b""
+        self._pending = ""
         self._items = []
         self._lists = {}
         self._expect_banner = True
@@ -345,15 +397,20 @@ class AmiProtocol:
         headers: list[tuple[str, str]] = []
         fields: dict[str, str] = {}
         for line in lines:
-            key, sep, value = line.partition(":")
-            if not sep or not key or " " in key:
+            # "Key: value" splits at the first ": " (as the fast path does); "Key:value"
+            # at the first ":".
+            key, sep, value = line.partition(": ")
+            if not sep:
+                key, sep, value = line.partition(":")
+            if not sep or not key:
                 self._error("malformed header line", line[:200].encode())
                 return
-            if value and value[0] == " ":
-                value = value[1:]
             headers.append((key, value))
             if key not in fields:
                 fields[key] = value
+        self._classify(headers, fields, lines[0])
+
+    def _classify(self, headers: list[tuple[str, str]], fields: dict[str, str], raw: str) -> None:
         name = fields.get("Event")
         if name is not None:
             self._dispatch(Event(headers, fields, name=name))
@@ -367,7 +424,7 @@ class AmiProtocol:
         if action is not None:
             self._items.append(Action(headers, fields, name=action))
             return
-        self._error("message without Event, Response or Action", lines[0][:200].encode())
+        self._error("message without Event, Response or Action", raw[:200].encode())
 
     def _dispatch(self, item: Response | Event) -> None:
         if not self._collect_lists:
