@@ -7,6 +7,7 @@ qualified ready agent has room for it, and FIFO within equal priority for every 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import hypothesis.strategies as st
@@ -153,6 +154,25 @@ class RoutingDay(RuleBasedStateMachine):
         skills = {"orders": orders, "billing": billing, "lang.ja": lang}
         p = AgentProfile(aid, skills=skills, queues=frozenset(queues), capacity=cap)
         self.apply(self.engine.agent_login(p, self.now, ready=ready))
+
+    @rule(data=st.data(), profile=profiles)
+    def change_skills(self, data: st.DataObject, profile: tuple[Any, ...]) -> None:
+        agents = self.snap()["agents"]
+        ids = sorted(a for a, v in agents.items() if v["presence"] != "logged_out")
+        if not ids:
+            return
+        aid = data.draw(st.sampled_from(ids))
+        queues, orders, billing, lang, _ = profile
+        cap = CapacityRule(LIMITS, voice_exclusive=self.exclusive[aid])
+        skills = {"orders": orders, "billing": billing, "lang.ja": lang}
+        p = AgentProfile(aid, skills=skills, queues=frozenset(queues), capacity=cap)
+        self.apply(self.engine.agent_changed(p, self.now))
+
+    @rule(strategy=st.sampled_from(["longest_idle", "round_robin", "least_occupied"]))
+    def reload(self, strategy: str) -> None:
+        data = copy.deepcopy(CONFIG)
+        data["queues"]["general"]["strategy"] = strategy
+        self.apply(self.engine.reload(parse_routing_config(data, "reload.toml")))
 
     @rule(data=st.data(), ready=st.booleans())
     def presence(self, data: st.DataObject, ready: bool) -> None:
