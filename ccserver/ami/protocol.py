@@ -58,18 +58,24 @@ DEFAULT_MAX_OPEN_LISTS = 1024
 
 @dataclass(slots=True)
 class Message:
-    """One AMI message: ordered headers (repeats kept) plus a first-value lookup table."""
+    """One AMI message: a first-value lookup table plus, only when some key repeats, the full
+    ordered header list (``headers`` rebuilds it from ``fields`` otherwise: dicts keep order,
+    and not materialising it twice per event is most of the codec's speed)."""
 
-    headers: list[tuple[str, str]]
     fields: dict[str, str]
+    repeated: list[tuple[str, str]] | None = None
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Message:
-        headers = list(pairs)
-        fields: dict[str, str] = {}
-        for key, value in headers:
-            fields.setdefault(key, value)
-        return cls(headers, fields)
+        fields, repeated = _fields(list(pairs))
+        return cls(fields, repeated)
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Every header in wire order, repeats included."""
+        if self.repeated is not None:
+            return self.repeated
+        return list(self.fields.items())
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """First value of ``key``; exact match first, then case-insensitive (CommandID/Id)."""
@@ -182,6 +188,17 @@ class ProtocolError:
 Item = Banner | Response | Event | EventList | Action | ProtocolError
 
 
+def _fields(headers: list[tuple[str, str]]) -> tuple[dict[str, str], list[tuple[str, str]] | None]:
+    """First-value table, and the header list itself only when a key repeats."""
+    fields = dict(headers)
+    if len(fields) == len(headers):
+        return fields, None
+    fields = {}
+    for key, value in headers:
+        fields.setdefault(key, value)
+    return fields, headers
+
+
 class AmiProtocol:
     """Incremental AMI parser. Never raises on input; see the module docstring."""
 
@@ -279,17 +296,17 @@ class AmiProtocol:
             if len(block) > max_line:
                 self._slow_lines(block + "\n\n")
                 continue
+            lines = block.split("\n")
             try:
-                headers = [(k, v) for k, v in (ln.split(": ", 1) for ln in block.split("\n"))]
+                fields = dict([ln.split(": ", 1) for ln in lines])
             except ValueError:  # a line without ": " (garbage, or "Key:" with no value)
                 self._slow_lines(block + "\n\n")
                 continue
-            fields = dict(headers)
-            if len(fields) != len(headers):  # repeated keys: the first value wins
-                fields = {}
-                for key, value in headers:
-                    fields.setdefault(key, value)
-            self._classify(headers, fields, block)
+            if len(fields) == len(lines):
+                self._classify(fields, None, block)
+            else:  # repeated keys: keep them all, the first value wins in ``fields``
+                pairs = [(k, v) for k, _, v in (ln.partition(": ") for ln in lines)]
+                self._classify(*_fields(pairs), block)
 
     def events_received(self) -> list[Item]:
         items, self._items = self._items, []
@@ -387,15 +404,14 @@ class AmiProtocol:
                 continue
             in_headers = False
             output.append(line)
-        msg = Message.from_pairs(headers)
-        self._dispatch(Response(msg.headers, msg.fields, status="Follows", output=output))
+        fields, repeated = _fields(headers)
+        self._dispatch(Response(fields, repeated, status="Follows", output=output))
 
     def _finish(self) -> None:
         lines = self._lines
         self._lines = []
         self._size = 0
         headers: list[tuple[str, str]] = []
-        fields: dict[str, str] = {}
         for line in lines:
             # "Key: value" splits at the first ": " (as the fast path does); "Key:value"
             # at the first ":".
@@ -406,23 +422,26 @@ class AmiProtocol:
                 self._error("malformed header line", line[:200].encode())
                 return
             headers.append((key, value))
-            if key not in fields:
-                fields[key] = value
-        self._classify(headers, fields, lines[0])
+        self._classify(*_fields(headers), lines[0])
 
-    def _classify(self, headers: list[tuple[str, str]], fields: dict[str, str], raw: str) -> None:
+    def _classify(
+        self, fields: dict[str, str], repeated: list[tuple[str, str]] | None, raw: str
+    ) -> None:
         name = fields.get("Event")
         if name is not None:
-            self._dispatch(Event(headers, fields, name=name))
+            self._dispatch(Event(fields, repeated, name=name))
             return
         status = fields.get("Response")
         if status is not None:
-            output = [v for k, v in headers if k == "Output"]
-            self._dispatch(Response(headers, fields, status=status, output=output))
+            if repeated is not None:
+                output = [v for k, v in repeated if k == "Output"]
+            else:
+                output = [fields["Output"]] if "Output" in fields else []
+            self._dispatch(Response(fields, repeated, status=status, output=output))
             return
         action = fields.get("Action")
         if action is not None:
-            self._items.append(Action(headers, fields, name=action))
+            self._items.append(Action(fields, repeated, name=action))
             return
         self._error("message without Event, Response or Action", raw[:200].encode())
 
