@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from ccserver.channels.email.config import EmailSettings
-from ccserver.channels.email.parsing import Attachment
+from ccserver.channels.email.parsing import MAIL_POLICY, Attachment
 from ccserver.channels.email.threading import (
     CaseRef,
     references_for_reply,
@@ -43,7 +43,7 @@ def _base(
     now: float,
     from_name: str | None,
 ) -> tuple[EmailMessage, str]:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     message_id = new_message_id(settings.message_id_domain, now)
     local, _, domain = settings.from_address.rpartition("@")
     msg["From"] = Address(from_name or settings.from_name, local, domain)
