@@ -2,9 +2,10 @@
 
     .venv/bin/python -m bench.bus [--quick] [--events N] [--rate R] [--redis-url URL]
 
-*Throughput*: one node publishes N events (concurrent publishers, as in the server where
-every interaction task publishes its own events) and another node's subscriber receives
-them; events/s is N over the time from the first publish to the last event received.
+*Throughput*: one node publishes N events and another node's subscriber receives them;
+events/s is N over the time from the first publish to the last event received. Three ways
+of publishing: one publisher awaiting each event, many concurrent publisher tasks (as in the
+server, where every interaction task publishes its own events), and ``publish_many``.
 On Redis the two nodes are two ``RedisBus`` instances in this one process (so the figure is
 for a process doing both the publishing and the receiving), talking over loopback.
 *Latency*: events published at a steady ``--rate`` per second; per event, the time from the
@@ -32,6 +33,7 @@ from ccserver.bus.redis_streams import RedisBus
 REDIS_URL = os.environ.get("CCSERVER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 RESULTS = Path(__file__).with_name("results") / "bus.json"
 TOPIC = "queue.stats"
+MODES = ("sequential", "concurrent", "batched")
 PAYLOAD: dict[str, Any] = {
     "queue": "sales",
     "waiting": 12,
@@ -56,18 +58,31 @@ async def _drain(sub: Subscription, n: int, stamps: list[float] | None) -> float
     return time.perf_counter()
 
 
-async def throughput(pub: Any, sub_bus: Any, n: int, window: int = 2000) -> dict[str, float]:
+async def throughput(pub: Any, sub_bus: Any, n: int, mode: str) -> dict[str, Any]:
+    """``sequential``: one publisher awaiting each publish; ``concurrent``: windows of
+    concurrent publisher tasks; ``batched``: ``publish_many`` of 500 events at a time."""
     async with sub_bus.subscribe([TOPIC]) as sub:
         consumer = asyncio.create_task(_drain(sub, n, None))
         started = time.perf_counter()
-        for offset in range(0, n, window):
-            # A window of concurrent publishers, like many interaction tasks at once.
-            await asyncio.gather(
-                *(pub.publish(TOPIC, {**PAYLOAD, "n": i}) for i in range(offset, min(n, offset + window)))
-            )
+        if mode == "sequential":
+            for i in range(n):
+                await pub.publish(TOPIC, {**PAYLOAD, "n": i})
+        elif mode == "concurrent":
+            window = 1000
+            for offset in range(0, n, window):
+                end = min(n, offset + window)
+                await asyncio.gather(
+                    *(pub.publish(TOPIC, {**PAYLOAD, "n": i}) for i in range(offset, end))
+                )
+        else:
+            batch = 500
+            for offset in range(0, n, batch):
+                end = min(n, offset + batch)
+                await pub.publish_many([(TOPIC, {**PAYLOAD, "n": i}) for i in range(offset, end)])
         published = time.perf_counter()
-        finished = await asyncio.wait_for(consumer, 120)
+        finished = await asyncio.wait_for(consumer, 300)
     return {
+        "mode": mode,
         "events": n,
         "events_per_s": round(n / (finished - started)),
         "publish_events_per_s": round(n / (published - started)),
@@ -81,16 +96,20 @@ async def latency(pub: Any, sub_bus: Any, n: int, rate: int) -> dict[str, float]
     async with sub_bus.subscribe([TOPIC]) as sub:
         consumer = asyncio.create_task(_drain(sub, n, stamps))
         sent = 0
+        tasks: list[asyncio.Task[str]] = []
         start = time.perf_counter()
         while sent < n:
             batch = min(per_tick, n - sent)
             for _ in range(batch):
                 # Fire-and-forget like the runtime does: the id is not waited for here.
-                asyncio.ensure_future(pub.publish(TOPIC, {**PAYLOAD, "t": time.perf_counter()}))
+                tasks.append(
+                    asyncio.create_task(pub.publish(TOPIC, {**PAYLOAD, "t": time.perf_counter()}))
+                )
             sent += batch
             next_at = start + (sent / per_tick) * tick
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
         await asyncio.wait_for(consumer, 60)
+        await asyncio.gather(*tasks)
     ms = [s * 1000 for s in stamps]
     return {
         "events": n,
@@ -106,7 +125,7 @@ async def run_memory(n: int, n_lat: int, rate: int) -> dict[str, Any]:
     await bus.start()
     try:
         return {
-            "throughput": await throughput(bus, bus, n),
+            "throughput": [await throughput(bus, bus, n, m) for m in MODES],
             "latency": await latency(bus, bus, n_lat, rate),
         }
     finally:
@@ -123,7 +142,7 @@ async def run_redis(url: str, n: int, n_lat: int, rate: int) -> dict[str, Any]:
         if not await node_a.ping():
             raise SystemExit(f"Redis is not reachable at {url}")
         return {
-            "throughput": await throughput(node_a, node_b, n),
+            "throughput": [await throughput(node_a, node_b, n, m) for m in MODES],
             "latency": await latency(node_a, node_b, n_lat, rate),
         }
     finally:
@@ -140,23 +159,33 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small run (seconds)")
     parser.add_argument("--events", type=int, default=None, help="events for throughput")
-    parser.add_argument("--rate", type=int, default=5000, help="events/s for the latency run")
+    parser.add_argument("--rate", type=int, default=2000, help="events/s for the latency run")
     parser.add_argument("--redis-url", default=REDIS_URL)
     args = parser.parse_args()
+    load = os.getloadavg()
     n = args.events or (20_000 if args.quick else 200_000)
     n_lat = 2_000 if args.quick else 20_000
     results: dict[str, Any] = {
         "memory": await run_memory(n, n_lat, args.rate),
         "redis": await run_redis(args.redis_url, n, n_lat, args.rate),
         "quick": args.quick,
+        "load_average_at_start": load,
+        "cpus": os.cpu_count(),
         "targets": {"events_per_s": 30_000, "p99_ms": 5.0},
     }
+    print(
+        f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs)"
+    )
     for name in ("memory", "redis"):
-        t, lat = results[name]["throughput"], results[name]["latency"]
+        for t in results[name]["throughput"]:
+            print(
+                f"{name:7} {t['mode']:10} {t['events_per_s']:>9,} events/s end to end "
+                f"({t['publish_events_per_s']:,}/s published)"
+            )
+        lat = results[name]["latency"]
         print(
-            f"{name:7} {t['events_per_s']:>9,} events/s end to end "
-            f"({t['publish_events_per_s']:,}/s published); latency at {lat['rate_per_s']:,}/s: "
-            f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms"
+            f"{name:7} latency at {lat['rate_per_s']:,} events/s: p50 {lat['p50_ms']} ms, "
+            f"p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -24,6 +24,7 @@ from ccserver.bus.interface import (
     check_topics,
     decode_payload,
     encode_payload,
+    id_key,
     parse_id,
 )
 from ccserver.bus.subscription import Subscription
@@ -67,12 +68,23 @@ class InMemoryBus:
     async def publish(self, topic: str, message: dict[str, Any]) -> str:
         return self.publish_nowait(topic, message)
 
+    async def publish_many(self, items: Iterable[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Publish several messages in order; validation first, so an invalid item
+        publishes nothing."""
+        prepared = [(check_topic(t), encode_payload(m, self.max_payload_bytes)) for t, m in items]
+        return [self._append(topic, raw) for topic, raw in prepared]
+
     def publish_nowait(self, topic: str, message: dict[str, Any]) -> str:
         """Synchronous publish (in-memory only), for callers outside a coroutine."""
         if self._closed:
             raise BusClosed("the event bus is closed")
         check_topic(topic)
-        data = decode_payload(encode_payload(message, self.max_payload_bytes))
+        return self._append(topic, encode_payload(message, self.max_payload_bytes))
+
+    def _append(self, topic: str, raw: bytes) -> str:
+        if self._closed:
+            raise BusClosed("the event bus is closed")
+        data = decode_payload(raw)
         now = time.time()
         event_id = self._next_id(int(now * 1000))
         msg = BusMessage(event_id, topic, data, now)
@@ -103,7 +115,7 @@ class InMemoryBus:
         newer: list[BusMessage] = []
         # Walk back from the newest entry: resuming consoles are usually near the end.
         for msg in reversed(history):
-            if parse_id(msg.id) <= after:
+            if id_key(msg.id) <= after:
                 break
             newer.append(msg)
         newer.reverse()

@@ -53,7 +53,7 @@ from ccserver.bus.interface import (
     check_topics,
     decode_payload,
     encode_payload,
-    parse_id,
+    id_key,
 )
 from ccserver.bus.subscription import Subscription
 
@@ -452,9 +452,11 @@ class RedisBus:
         assert self._reader_client is not None
         streams: dict[bytes, str] = {self._wake_key: self._wake_cursor}
         streams.update(self._cursors)
+        # COUNT 1: this read is the wake-up; bulk entries come through the read script,
+        # whose reply costs one parse instead of five per entry.
         response = await self._reader_client.xread(
             streams,  # type: ignore[arg-type]
-            count=self._read_count,
+            count=1,
             block=self._block_ms,
         )
         for key, entries in cast("_XReadReply", response or []):
@@ -469,7 +471,7 @@ class RedisBus:
             return  # nothing, or unsubscribed while the read was in flight
         last = entries[-1][0].decode()
         # Only forward: a topic re-added during the read may already be further on.
-        if parse_id(last) > parse_id(self._cursors[key]):
+        if id_key(last) > id_key(self._cursors[key]):
             self._cursors[key] = last
         topic = key[len(self._prefix_b) :].decode()
         for eid, payload in entries:

@@ -18,7 +18,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 from ccserver.bus.errors import SubscriberLagged
-from ccserver.bus.interface import BusMessage, normalize_from_id, parse_id
+from ccserver.bus.interface import BusMessage, id_key, normalize_from_id, parse_id
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -149,7 +149,7 @@ class Subscription:
                 finally:
                     self._waiter = None
                 continue
-            key = parse_id(msg.id)
+            key = id_key(msg.id)
             # Backfill and live fan-out overlap by design; the per-topic cursor drops the
             # duplicates (and anything published before a "$" subscription).
             if key <= self._cursor[msg.topic]:
@@ -196,4 +196,4 @@ class Subscription:
                     break
                 last = page[-1].id
             per_topic.append(items)
-        self._backlog.extend(heapq.merge(*per_topic, key=lambda m: parse_id(m.id)))
+        self._backlog.extend(heapq.merge(*per_topic, key=lambda m: id_key(m.id)))

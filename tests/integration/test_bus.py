@@ -341,3 +341,21 @@ async def test_redis_down_reports_unavailable(unused_port: int) -> None:
     finally:
         await bus.close()
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_publish_many_is_ordered_and_all_or_nothing(make_bus: BusFactory) -> None:
+    bus = await make_bus(max_payload_bytes=1024)
+    async with bus.subscribe(["agent.1", "agent.2"]) as sub:
+        ids = await bus.publish_many(
+            [("agent.1", {"n": 0}), ("agent.2", {"n": 1}), ("agent.1", {"n": 2})]
+        )
+        got = await take(sub, 3)
+        assert sorted(m.id for m in got) == sorted(ids)
+        assert [m.data["n"] for m in got if m.topic == "agent.1"] == [0, 2]
+        with pytest.raises(BusPayloadTooLarge):
+            await bus.publish_many([("agent.1", {"n": 3}), ("agent.1", {"x": "y" * 2000})])
+        with pytest.raises(InvalidTopic):
+            await bus.publish_many([("agent.1", {"n": 3}), ("bad topic", {})])
+        assert await nothing_within(sub)
+    assert [m.data["n"] for m in await bus.read_since("agent.1", None, 10)] == [0, 2]
+    assert await bus.publish_many([]) == []
