@@ -36,6 +36,7 @@ async def _seed(server: LiveServer) -> dict[str, Any]:
     agent = await users.create_user(
         "alice", PASSWORD, role="agent", display_name="Alice Martin", endpoint="PJSIP/1001"
     )
+    bob = await users.create_user("bob", PASSWORD, role="agent", display_name="Bob Chen")
     await users.create_user("sam", PASSWORD, role="supervisor", display_name="Sam Supervisor")
     customer = await CustomerService(sessions).create(
         {
@@ -59,7 +60,12 @@ async def _seed(server: LiveServer) -> dict[str, Any]:
                 sla_due_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
             )
         )
-    return {"agent_id": agent.id, "customer_id": customer.id}
+    return {"agent_id": agent.id, "bob_id": bob.id, "customer_id": customer.id}
+
+
+@pytest.fixture(scope="module")
+def seeded(live_server: LiveServer) -> dict[str, Any]:
+    return live_server.call(_seed(live_server))
 
 
 def _login(page: Page, base: str, path: str, username: str) -> None:
@@ -71,13 +77,13 @@ def _login(page: Page, base: str, path: str, username: str) -> None:
     expect(page).to_have_url(base + path)
 
 
-async def _call(server: LiveServer, customer_id: str) -> str:
+async def _call(server: LiveServer, customer_id: str | None, caller: str = "+81312345678") -> str:
     cc = server.cc
     i = await cc.new_interaction(
         Channel.VOICE,
         customer_id=customer_id,
         attributes={
-            "caller_id": "+81312345678",
+            "caller_id": caller,
             "ivr_path": ["welcome", "identify", "menu"],
             "ivr_inputs": {"menu": "2"},
             "ewt_at_arrival": 42.0,
@@ -87,9 +93,10 @@ async def _call(server: LiveServer, customer_id: str) -> str:
     return i.id
 
 
-def test_agent_and_supervisor_handle_a_call_live(live_server: LiveServer, browser: Any) -> None:
+def test_agent_and_supervisor_handle_a_call_live(
+    live_server: LiveServer, browser: Any, seeded: dict[str, Any]
+) -> None:
     server = live_server
-    seeded = server.call(_seed(server))
     base = server.url
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
@@ -192,3 +199,79 @@ def test_agent_and_supervisor_handle_a_call_live(live_server: LiveServer, browse
             return list(rows)
 
     assert "monitor_barge" in server.call(audited())
+
+
+async def _only_agent(server: LiveServer, user_id: str) -> None:
+    """Log every other agent out so the next call can only go to ``user_id``."""
+    cc = server.cc
+    for other in list(cc.agents):
+        if other != user_id and cc.agent_state_json(other)["state"] != "logged_out":
+            await cc.agent_logout(other)
+
+
+def test_unknown_caller_reject_create_customer_search_and_transfer(
+    live_server: LiveServer, browser: Any, seeded: dict[str, Any]
+) -> None:
+    server = live_server
+    base = server.url
+    server.call(_only_agent(server, seeded["bob_id"]))
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        _login(page, base, "/console", "bob")
+        expect(page.locator("#link")).to_have_attribute("aria-label", "Connection: open")
+        page.get_by_role("button", name="Ready", exact=True).click()
+        expect(page.locator("#agent-state")).to_have_text("ready")
+
+        iid = server.call(_call(server, None, caller="+14155550199"))
+        offer = page.locator(f'.card.offer[data-id="{iid}"]')
+        expect(offer).to_be_visible()
+        expect(page.locator("#customer-card")).to_contain_text("Unknown caller")
+        expect(page.locator("#customer-card")).to_contain_text("+14155550199")
+
+        # Reject: the offer goes away and the agent must go ready again by hand.
+        offer.get_by_role("button", name="Reject").click()
+        expect(page.locator(".card.offer")).to_have_count(0)
+        expect(page.locator("#agent-state")).not_to_have_text("ready")
+        page.get_by_label("Not ready reason").select_option("coaching")
+        page.keyboard.press("Alt+R")
+        expect(offer).to_be_visible()  # offered again, from the head of the queue
+        page.keyboard.press("Alt+A")
+        expect(page.locator(f'.card.interaction[data-id="{iid}"]')).to_contain_text("connected")
+
+        # Create the customer from the unknown-caller card; the number is prefilled.
+        page.get_by_role("button", name="Create customer").click()
+        form = page.locator("#create-form")
+        expect(form).to_be_visible()
+        expect(form.get_by_label("Phone")).to_have_value("+14155550199")
+        form.get_by_label("Name").fill("Nora Newcomer")
+        form.get_by_role("button", name="Create customer").click()
+        expect(page.locator("#status")).to_contain_text("created")
+        expect(page.locator("#customer-name")).to_have_text("Nora Newcomer")
+
+        # Search finds the seeded customer by name and shows the card.
+        page.get_by_label("Search customers").fill("Hanako")
+        page.get_by_role("button", name="Search").click()
+        hit = page.locator("#search-results button", has_text="Hanako Yamada")
+        expect(hit).to_be_visible()
+        hit.click()
+        expect(page.locator("#customer-name")).to_have_text("Hanako Yamada <b>VIP</b>")
+
+        # Blind transfer to another queue: this leg goes to wrap-up, the caller waits in billing.
+        card = page.locator(f'.card.interaction[data-id="{iid}"]')
+        card.get_by_label("Transfer to queue or number").fill("billing")
+        card.get_by_role("button", name="Transfer").click()
+        expect(page.locator("#wrapup")).to_be_visible()
+        legs = [i for i in server.cc.interactions.values() if i.queue == "billing"]
+        assert legs and legs[0].attributes["related_contact_id"]
+        page.locator("#wrapup").get_by_label("Disposition").select_option("escalated")
+        page.get_by_role("button", name="Finish wrap-up").click()
+        expect(page.locator("#status")).to_contain_text("Wrap-up saved")
+        # Ready again after wrap-up: the transferred caller is offered to this agent.
+        expect(page.locator(f'.card.offer[data-id="{legs[0].id}"]')).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "console_transfer_offer.png"))
+        assert errors == []
+    finally:
+        ctx.close()

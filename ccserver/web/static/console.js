@@ -192,6 +192,16 @@ function transferForm(i) {
         attempt(async () => {
           await api("POST", `/api/v1/interactions/${i.id}/transfer`, body);
           notify(`Transferred to ${target}.`);
+          if (body.queue) {
+            // A blind transfer ends this leg at once (wrap-up follows); the server does not
+            // push an interaction frame for it, so reflect it here.
+            const cur = st.interactions.get(i.id);
+            if (cur && cur.state === "connected") {
+              st.interactions.set(i.id, { ...cur, state: "transferred", timestamps: { ...cur.timestamps, transferred: clock.now() } });
+              st.selected = i.id;
+              render();
+            }
+          }
         });
       },
     },
