@@ -312,6 +312,7 @@ class EngineCore(ReportingMixin):
             return None
         cache = self._candidates.setdefault(agent.id, {})
         best: TaskEntry | None = None
+        best_key: tuple[int, float, int] | None = None
         for q in agent.profile.queues:
             waiting = self._waiting.get(q)
             if waiting is None:
@@ -320,10 +321,16 @@ class EngineCore(ReportingMixin):
             if cached is None or cached[0] != waiting.generation:
                 cached = cache[q] = (waiting.generation, self._qualified_heaps(agent, waiting))
             for capacity_key, heap in cached[1]:
-                if heap and capacity_key in keys:
-                    entry = head(heap)
-                    if entry is not None and (best is None or entry.key < best.key):
-                        best = entry
+                if not heap or capacity_key not in keys:
+                    continue
+                _, version, entry = heap[0]  # inlined head(): this loop is the hot path
+                if entry.version != version or entry.state != "waiting":
+                    found = head(heap)
+                    if found is None:
+                        continue
+                    entry = found
+                if best_key is None or entry.key < best_key:
+                    best, best_key = entry, entry.key
         for entry in self._sticky.get(agent.id, {}).values():
             fits = entry.capacity_key in keys and has_skills(agent, entry.skills)
             if fits and (best is None or entry.key < best.key):
