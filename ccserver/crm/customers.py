@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ccserver.crm import customer_merge, customer_privacy, customer_search
 from ccserver.crm.audit import SYSTEM, Actor, add_audit
+from ccserver.crm.customer_lookup import IdentityReader, reader_for
 from ccserver.crm.customer_rows import (
     IDENTITY_LOOKUP,
     jsonable,
@@ -55,14 +56,10 @@ class CustomerService:
     ) -> None:
         self._sessions = sessions
         bind = sessions.kw.get("bind")
-        self._engine: AsyncEngine | None = None
-        if isinstance(bind, AsyncEngine):
-            # On PostgreSQL a single SELECT needs no BEGIN/ROLLBACK round trips; on SQLite
-            # switching the isolation level costs more (driver thread hops) than it saves.
-            autocommit = bind.dialect.name == "postgresql"
-            self._engine = (
-                bind.execution_options(isolation_level="AUTOCOMMIT") if autocommit else bind
-            )
+        # Caller-ID reads bypass the ORM session (see customer_lookup for why and how).
+        self._reader: IdentityReader | None = (
+            reader_for(bind) if isinstance(bind, AsyncEngine) else None
+        )
         self.default_region = default_region.upper()
 
     # --- create --------------------------------------------------------------------------
@@ -231,14 +228,12 @@ class CustomerService:
                 key = normalise_identity(kind, raw, self.default_region)
             except IdentityError:
                 return None
-        params = {"kind": IdentityKind(kind).value, "value": key}
-        if self._engine is not None:
-            # Core on a pooled connection: no ORM session, unit of work or identity map
-            # to set up for a read that builds a plain view anyway.
-            async with self._engine.connect() as conn:
-                rows = (await conn.execute(IDENTITY_LOOKUP, params)).mappings().all()
+        kind_value = IdentityKind(kind).value
+        if self._reader is not None:
+            rows = await self._reader.fetch(kind_value, key)
         else:
             async with self._sessions() as session:
+                params = {"kind": kind_value, "value": key}
                 rows = (await session.execute(IDENTITY_LOOKUP, params)).mappings().all()
         if not rows:
             return None

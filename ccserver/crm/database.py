@@ -21,7 +21,7 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def apply_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -55,7 +55,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
     if parsed.drivername.startswith("sqlite"):
         engine = _create_async_engine(url, echo=echo)
-        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", apply_sqlite_pragmas)
         return engine
     return _create_async_engine(
         url,

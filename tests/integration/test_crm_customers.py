@@ -296,3 +296,34 @@ async def test_etag_round_trip_for_if_match(service: CustomerService) -> None:
     for bad in ('"abc"', "", f'"{c.id}.x"'):
         with pytest.raises(BadRequest):
             version_from_etag(bad, c.id)
+
+
+async def test_caller_id_reads_see_writes_and_survive_engine_dispose(db_url: str) -> None:
+    """The lookup path (own thread engine on SQLite files) sees every committed write,
+    and keeps working after the server's engine was disposed and reused."""
+    await migrate.upgrade(db_url)
+    engine = create_engine(db_url)
+    try:
+        service = CustomerService(session_factory(engine), default_region="DE")
+        assert await service.find_by_phone("030 5550001") is None
+        c = await service.create({"display_name": "Quinn", "phone": "030 5550001"})
+        assert (await service.find_by_phone("+49305550001")).id == c.id  # type: ignore[union-attr]
+        await engine.dispose()
+        await service.add_identity(c.id, "phone", "030 5550002")
+        again = CustomerService(session_factory(engine), default_region="DE")
+        assert (await again.find_by_phone("030 5550002")).id == c.id  # type: ignore[union-attr]
+    finally:
+        await engine.dispose()
+
+
+async def test_in_memory_sqlite_uses_the_async_path() -> None:
+    from ccserver.crm.migrate import upgrade_engine
+
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        await upgrade_engine(engine)
+        service = CustomerService(session_factory(engine), default_region="US")
+        c = await service.create({"display_name": "Mem", "phone": "(212) 555-0199"})
+        assert (await service.find_by_phone("212-555-0199")).id == c.id  # type: ignore[union-attr]
+    finally:
+        await engine.dispose()
