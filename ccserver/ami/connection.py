@@ -144,6 +144,7 @@ class AmiConnection:
         self._prefix = secrets.token_hex(4)
         self._writer: asyncio.StreamWriter | None = None
         self._connected = asyncio.Event()
+        self._disconnected = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._hook_task: asyncio.Task[None] | None = None
         self._closing = False
@@ -155,6 +156,14 @@ class AmiConnection:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    async def wait_connected(self) -> None:
+        """Until the link is up and logged in (e.g. after a reconnect)."""
+        await self._connected.wait()
+
+    async def wait_disconnected(self) -> None:
+        """Until the link drops (the voice channel marks its calls 'unknown' then)."""
+        await self._disconnected.wait()
 
     async def connect(self) -> None:
         """Open and log in once (errors raised to the caller), then keep the link alive."""
@@ -281,6 +290,7 @@ class AmiConnection:
             if isinstance(exc, TimeoutError):
                 raise AmiConnectionError("AMI login timed out") from exc
             raise
+        self._disconnected.clear()
         self._connected.set()
         return reader_task, writer
 
@@ -325,6 +335,7 @@ class AmiConnection:
                 await reader_task  # returns on EOF / socket error
             finally:
                 self._connected.clear()
+                self._disconnected.set()
                 for task in (*helpers, reader_task):
                     task.cancel()
                 for task in (*helpers, reader_task):

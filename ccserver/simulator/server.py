@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ccserver.ami.agi import md5_login_key
@@ -31,7 +32,9 @@ class AmiSession:
         writer: asyncio.StreamWriter,
         users: dict[str, str],
         login_failure_delay: float,
+        frozen: Callable[[], bool] = lambda: False,
     ) -> None:
+        self.frozen = frozen
         self.pbx = pbx
         self._reader = reader
         self._writer = writer
@@ -119,6 +122,8 @@ class AmiSession:
                     break
                 proto.receive_data(data)
                 for item in proto.events_received():
+                    if self.frozen():
+                        continue  # a hung Asterisk: reads, never answers
                     if isinstance(item, Action):
                         await self._handle(item)
                     elif isinstance(item, ProtocolError):

@@ -41,6 +41,8 @@ class AsteriskSimulator:
         self.users = {username: secret}
         self.pbx = Pbx(time_scale)
         self.login_failure_delay = login_failure_delay
+        # True: sessions keep reading but answer nothing (a deadlocked Asterisk).
+        self.frozen = False
         self._server: asyncio.Server | None = None
         self._sessions: set[AmiSession] = set()
         self._session_tasks: set[asyncio.Task[None]] = set()
@@ -71,7 +73,14 @@ class AsteriskSimulator:
         await self.stop()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = AmiSession(self.pbx, reader, writer, self.users, self.login_failure_delay)
+        session = AmiSession(
+            self.pbx,
+            reader,
+            writer,
+            self.users,
+            self.login_failure_delay,
+            frozen=lambda: self.frozen,
+        )
         self._sessions.add(session)
         self.pbx.sinks.append(session.deliver)
         task = asyncio.current_task()

@@ -217,10 +217,26 @@ async def test_reconnect_with_resync_after_disconnect_mid_call(sim: AsteriskSimu
         assert call.name in sim.channels
 
 
-async def test_keepalive_ping_detects_dead_link(sim: AsteriskSimulator) -> None:
-    async with client(sim, ping_interval=0.05, ping_timeout=0.5) as conn:
-        await asyncio.sleep(0.2)
-        assert conn.connected and conn.reconnects == 0
+async def test_keepalive_ping_detects_hung_asterisk_and_reconnects(
+    sim: AsteriskSimulator,
+) -> None:
+    reconnected = asyncio.Event()
+
+    async def on_reconnect(c: AmiConnection) -> None:
+        reconnected.set()
+
+    async with client(
+        sim, ping_interval=0.05, ping_timeout=0.1, connect_timeout=0.2, on_reconnect=on_reconnect
+    ) as conn:
+        sim.frozen = True  # the TCP link stays up, nothing answers
+        await asyncio.wait_for(conn.wait_disconnected(), 3)  # the missing Pong drops it
+        await asyncio.sleep(0.3)  # reconnect attempts fail: login gets no answer either
+        assert not conn.connected and not reconnected.is_set()
+        sim.frozen = False
+        await asyncio.wait_for(reconnected.wait(), 3)
+        assert conn.reconnects == 1
+        pong = await conn.send_action("Ping")
+        assert isinstance(pong, Response) and pong.ok
 
 
 async def test_close_fails_waiters_and_rejects_new_actions(sim: AsteriskSimulator) -> None:
