@@ -60,6 +60,7 @@ from ccserver.bus.subscription import Subscription
 log = logging.getLogger(__name__)
 
 _FIELD = b"d"
+_WAKE_COUNT = 16
 _RECORD_SEP = b"\x1e"
 _FIELD_SEP = b"\x1f"
 
@@ -394,16 +395,18 @@ class RedisBus:
         assert self._reader_client is not None
         backoff = ExponentialBackoff(cap=self._backoff_cap * 4, base=self._backoff_base)
         failures = 0
+        drain = True
         while True:
             _raise_if_cancelling()
             try:
-                if not await self._drain_once():
+                if not (drain and await self._drain_once()):
                     # redis-py may absorb a cancellation that lands between its awaits;
                     # never start a long blocking read once close() has asked us to stop.
                     _raise_if_cancelling()
-                    await self._block_once()
+                    drain = await self._block_once()
             except (RedisError, OSError) as exc:
                 _reraise_if_cancelled(exc)
+                drain = True
                 failures += 1
                 if self.reader_connected or failures == 1:
                     log.warning("bus reader lost Redis (%s); retrying", exc)
@@ -412,6 +415,7 @@ class RedisBus:
                 continue
             except Exception as exc:
                 _reraise_if_cancelled(exc)
+                drain = True
                 # A bug or a foreign entry must not end delivery for the whole process.
                 failures += 1
                 log.exception("bus reader failed; continuing")
@@ -447,24 +451,30 @@ class RedisBus:
             self._dispatch(keys[index - 1], entries)
         return True
 
-    async def _block_once(self) -> None:
-        """Wait (XREAD BLOCK) until any subscribed stream, or the wake-up stream, grows."""
+    async def _block_once(self) -> bool:
+        """Wait (XREAD BLOCK) until any subscribed stream, or the wake-up stream, grows.
+
+        Returns True when a stream may hold more than was read (time to drain)."""
         assert self._reader_client is not None
         streams: dict[bytes, str] = {self._wake_key: self._wake_cursor}
         streams.update(self._cursors)
-        # COUNT 1: this read is the wake-up; bulk entries come through the read script,
-        # whose reply costs one parse instead of five per entry.
+        # A small COUNT: at a trickle this one read delivers everything (one round trip per
+        # wake-up); a full batch means a backlog, fetched by the read script whose reply
+        # costs one parse instead of five per entry.
         response = await self._reader_client.xread(
             streams,  # type: ignore[arg-type]
-            count=1,
+            count=_WAKE_COUNT,
             block=self._block_ms,
         )
+        more = False
         for key, entries in cast("_XReadReply", response or []):
             if key == self._wake_key:
                 if entries:
                     self._wake_cursor = entries[-1][0].decode()
                 continue
+            more = more or len(entries) >= _WAKE_COUNT
             self._dispatch(key, [(eid, fields.get(_FIELD, b"")) for eid, fields in entries])
+        return more
 
     def _dispatch(self, key: bytes, entries: list[tuple[bytes, bytes]]) -> None:
         if not entries or key not in self._cursors:
