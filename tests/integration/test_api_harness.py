@@ -1,7 +1,9 @@
 """A running application for the REST API tests, plus a client that logs in like a browser
 (cookie + X-CSRF-Token) or calls like an integration (Bearer token).
 
-Other ``test_api_*`` modules import the fixtures from here; the tests in this module check
+Other ``test_api_*`` modules import the fixtures from here and run their tests on the
+module's event loop (``pytestmark = pytest.mark.asyncio(loop_scope="module")``), which the
+fixtures share; the tests in this module check
 the harness itself: the server answers and the OpenAPI document is served without login.
 """
 
@@ -150,14 +152,14 @@ async def harness(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Har
         yield h
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def fresh(tmp_path: Path) -> AsyncIterator[Harness]:
     """An application of this test's own (for state that must not leak, e.g. throttling)."""
     async for h in start_harness(make_settings(tmp_path)):
         yield h
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def any_db(tmp_path: Path, db_url: str) -> AsyncIterator[Harness]:
     """An application of this test's own, once on SQLite and once on PostgreSQL."""
     async for h in start_harness(make_settings(tmp_path, db_url)):
