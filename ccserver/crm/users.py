@@ -145,8 +145,14 @@ class UserService:
     ) -> None:
         self._sessions = sessions
         self._hasher = hasher or PasswordHasher()
-        # Verified against unknown usernames so a miss costs as much time as a hit.
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        # Verified against unknown usernames so a miss costs as much time as a hit; made
+        # on first use, in a thread, so building the service never stalls the event loop.
+        self._dummy: str | None = None
+
+    async def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = await asyncio.to_thread(self._hasher.hash, secrets.token_hex(16))
+        return self._dummy
 
     # --- users ---------------------------------------------------------------------------
     async def create_user(
@@ -201,7 +207,7 @@ class UserService:
                 select(User).where(User.username == username.strip().lower())
             )
         stored = user.password_hash if user is not None and user.password_hash else None
-        ok = await asyncio.to_thread(self._verify, stored or self._dummy_hash, password)
+        ok = await asyncio.to_thread(self._verify, stored or await self._dummy_hash(), password)
         if user is None or stored is None or not ok or not user.active:
             raise InvalidCredentials("wrong username or password")
         async with self._sessions.begin() as session:
@@ -230,7 +236,7 @@ class UserService:
         _check_password(new_password)
         user = await self._get(user_id)
         if old_password is not None:
-            stored = user.password_hash or self._dummy_hash
+            stored = user.password_hash or await self._dummy_hash()
             if not await asyncio.to_thread(self._verify, stored, old_password):
                 raise InvalidCredentials("current password is wrong")
         new_hash = await asyncio.to_thread(self._hasher.hash, new_password)
