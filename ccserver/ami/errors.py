@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ccserver.errors import AuthError, CcserverError, ValidationFailed
+from ccserver.ami.protocol import AmiEncodeError
+from ccserver.errors import AuthError, CcserverError
 
 if TYPE_CHECKING:
     from ccserver.ami.protocol import Response
+
+__all__ = [
+    "AmiActionFailed",
+    "AmiAuthError",
+    "AmiBackpressure",
+    "AmiClosed",
+    "AmiConnectionError",
+    "AmiEncodeError",
+    "AmiError",
+    "AmiTimeout",
+]
 
 
 class AmiError(CcserverError):
@@ -15,12 +27,6 @@ class AmiError(CcserverError):
 
     code = "ami_error"
     http_status = 502
-
-
-class AmiEncodeError(ValidationFailed):
-    """An action cannot be encoded (CR/LF in a value would inject headers)."""
-
-    code = "ami_encode_invalid"
 
 
 class AmiConnectionError(AmiError):

@@ -34,10 +34,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ccserver.ami.errors import AmiEncodeError
+from ccserver.errors import ValidationFailed
 
 __all__ = [
     "Action",
+    "AmiEncodeError",
     "AmiProtocol",
     "Banner",
     "Event",
@@ -186,6 +187,13 @@ class ProtocolError:
 
 
 Item = Banner | Response | Event | EventList | Action | ProtocolError
+
+
+class AmiEncodeError(ValidationFailed):
+    """An action cannot be encoded (CR/LF in a value would inject headers). Defined here so
+    this core imports nothing but the standard library and ``ccserver.errors``."""
+
+    code = "ami_encode_invalid"
 
 
 def _fields(headers: list[tuple[str, str]]) -> tuple[dict[str, str], list[tuple[str, str]] | None]:
