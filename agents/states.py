@@ -149,11 +149,16 @@ def summarise(presence: Presence, phases: Iterable[WorkPhase]) -> AgentState:
     """The one state a supervisor sees for an agent (see module docstring)."""
     if presence is Presence.LOGGED_OUT or presence is Presence.DISCONNECTED:
         return AgentState(presence.value)
-    seen = set(phases)
-    if WorkPhase.BUSY in seen:
-        return AgentState.BUSY
-    if WorkPhase.RESERVED in seen:
+    reserved = wrap_up = False
+    for phase in phases:  # one pass, no set: this runs on every work change
+        if phase is WorkPhase.BUSY:
+            return AgentState.BUSY
+        if phase is WorkPhase.RESERVED:
+            reserved = True
+        elif phase is WorkPhase.WRAP_UP:
+            wrap_up = True
+    if reserved:
         return AgentState.RESERVED
-    if WorkPhase.WRAP_UP in seen:
+    if wrap_up:
         return AgentState.WRAP_UP
     return AgentState(presence.value)

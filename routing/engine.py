@@ -106,7 +106,8 @@ class RoutingEngine(TimerHandlers):
         """Wrap-up done (ends the conversation first if still connected)."""
         entry, agent = self._held(task_id, agent_id, ("connected", "wrap_up"))
         if entry.state == "connected":
-            self.end(task_id, agent_id, now)
+            agent.end(task_id, now)  # straight through wrap-up: no wrap-up timer needed
+            entry.state = "wrap_up"
         return self._finish(entry, agent, now, timed_out=False)
 
     # === agents =========================================================================
