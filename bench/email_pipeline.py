@@ -54,16 +54,37 @@ def _samples() -> dict[str, bytes]:
     return out
 
 
+def _variants(raw: bytes, count: int) -> list[bytes]:
+    """Copies with their own Subject and Message-ID, so header caching cannot flatter the
+    figure more than real traffic would (MIME boundaries still repeat)."""
+    out = []
+    for i in range(count):
+        v = raw.replace(b"Subject: ", b"Subject: [v%d] " % i, 1)
+        v = v.replace(b"Message-ID: <", b"Message-ID: <v%d." % i, 1)
+        out.append(v)
+    return out
+
+
 def bench_parse(n: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for name, raw in _samples().items():
         count = max(50, n // 10) if len(raw) > 100_000 else n
-        t0 = time.perf_counter()
-        for _ in range(count):
-            parse_email(raw)
-        dt = time.perf_counter() - t0
-        figures[name] = {"mails_per_s": round(count / dt), "bytes": len(raw)}
-        print(f"parse {name:<22} {count / dt:>10,.0f} mails/s  ({len(raw):,} bytes)")
+        mails = _variants(raw, count)
+        t0, c0 = time.perf_counter(), time.process_time()
+        for one in mails:
+            parse_email(one)
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        # CPU time per mail is the figure that survives a busy machine; wall rate is shown too.
+        figures[name] = {
+            "mails_per_s": round(count / dt),
+            "cpu_ms_per_mail": round(cpu / count * 1000, 3),
+            "mails_per_cpu_s": round(count / cpu),
+            "bytes": len(raw),
+        }
+        print(
+            f"parse {name:<22} {count / dt:>8,.0f} mails/s wall, {count / cpu:>8,.0f} per CPU-s"
+            f"  ({len(raw):,} bytes)"
+        )
     return figures
 
 
@@ -115,12 +136,13 @@ async def bench_smtp(mails: int, concurrency: int) -> dict[str, Any]:
             await smtp.quit()
 
     per = mails // concurrency
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(client(w, per) for w in range(concurrency)))
     inbound_s = time.perf_counter() - t0
     async with asyncio.timeout(120):
         await mailer.wait_idle()
     total_s = time.perf_counter() - t0
+    cpu_s = time.process_time() - c0  # includes the benchmark's own SMTP clients and relay
     await mailer.aclose()
     await listener.aclose()
     relay_server.close()
@@ -135,11 +157,13 @@ async def bench_smtp(mails: int, concurrency: int) -> dict[str, Any]:
         "smtp_latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "acks_relayed": relay.count,
         "acks_per_s_end_to_end": round(relay.count / total_s),
+        "cpu_ms_per_mail_incl_clients_and_relay": round(cpu_s / max(done, 1) * 1000, 2),
     }
     print(
         f"SMTP inbound {fig['inbound_mails_per_s']:,} mails/s over {concurrency} connections; "
         f"250 after store p50 {fig['smtp_latency_p50_ms']} ms p99 {fig['smtp_latency_p99_ms']} ms; "
-        f"{relay.count} acks relayed ({fig['acks_per_s_end_to_end']:,}/s end to end)"
+        f"{relay.count} acks relayed ({fig['acks_per_s_end_to_end']:,}/s end to end); "
+        f"{fig['cpu_ms_per_mail_incl_clients_and_relay']} CPU-ms per mail incl. clients+relay"
     )
     return fig
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -30,11 +31,13 @@ from ccserver.channels.email.html_text import clean_text, html_to_text
 
 class _CachedHeaderRegistry(HeaderRegistry):
     """The stdlib registry builds a brand-new class on *every* header access (``type(...)``
-    in ``__getitem__``), which dominated inbound CPU time; same classes, built once."""
+    in ``__getitem__``) and re-parses the value each time; together these dominated inbound
+    CPU time. Same classes and header objects, built once."""
 
     def __init__(self) -> None:
         super().__init__()
         self._classes: dict[str, type[BaseHeader]] = {}
+        self._parsed: dict[tuple[str, str], BaseHeader] = {}
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
         key = name.lower()
@@ -42,6 +45,21 @@ class _CachedHeaderRegistry(HeaderRegistry):
         if cls is None:
             cls = self._classes[key] = super().__getitem__(name)
         return cls
+
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        # The feed parser asks for Content-Type (boundary, type) many times per part and
+        # each access re-parses it; header objects are immutable, so equal (name, value)
+        # pairs share one parse. Bounded, and long (possibly hostile) values are not kept.
+        if type(value) is not str or len(value) > 1000:  # composing passes Address objects
+            return super().__call__(name, value)
+        key = (name, value)
+        header = self._parsed.get(key)
+        if header is None:
+            header = super().__call__(name, value)
+            if len(self._parsed) >= 4096:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[key] = header
+        return header
 
 
 # policy.default semantics (RFC 5322/6532 headers, defects recorded) with the cached factory.
