@@ -10,7 +10,8 @@ import pytest
 
 from ccserver.ami.agi import AgiResult, parse_agi_result
 from ccserver.ami.connection import AmiConnection
-from ccserver.ami.protocol import Event, Response, encode_action
+from ccserver.ami.errors import AmiActionFailed
+from ccserver.ami.protocol import Event, EventList, Response, encode_action
 from ccserver.simulator import (
     AsteriskSimulator,
     Hangup,
@@ -292,3 +293,28 @@ async def test_permission_denied_before_login_and_logoff(h: Harness) -> None:
     finally:
         writer.close()
         await writer.wait_closed()
+
+
+async def test_bridge_action_status_regex_hangup_and_events_off(h: Harness) -> None:
+    one = h.sim.place_call("15551230010", [Wait(1000)])
+    two = h.sim.place_call("15551230011", [Wait(1000)])
+    await h.expect("AsyncAGIStart", Channel=two.name)
+    await h.conn.send_action("Bridge", {"Channel1": one.name, "Channel2": two.name})
+    await h.expect("BridgeEnter", anywhere=True, Channel=two.name)
+    status = await h.conn.send_action("Status", {"Channel": one.name})
+    assert isinstance(status, EventList) and status.complete is not None
+    (item,) = status.events
+    assert item["Privilege"] == "Call" and item["BridgeID"]
+    assert status.complete["Items"] == "1"
+    with pytest.raises(AmiActionFailed):
+        await h.conn.send_action("Bridge", {"Channel1": one.name, "Channel2": "PJSIP/x-1"})
+    off = await h.conn.send_action("Events", {"EventMask": "off"})
+    assert isinstance(off, Response) and off["Events"] == "Off"
+    seen = len(h.events)
+    hung = await h.conn.send_action("Hangup", {"Channel": "/^PJSIP\\/1555123001[01]-.*$/"})
+    assert isinstance(hung, EventList) and hung.complete is not None
+    assert sorted(e["Channel"] for e in hung.events) == sorted([one.name, two.name])
+    assert await asyncio.wait_for(one.finished, 3) == 16
+    assert await asyncio.wait_for(two.finished, 3) == 16
+    pong = await h.conn.send_action("Ping")  # round trip: any Hangup event would be here
+    assert isinstance(pong, Response) and len(h.events) == seen
