@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 
 import pytest
@@ -181,3 +181,23 @@ async def test_unreachable_server_is_an_imap_error(unused_port: int) -> None:
     with pytest.raises(ImapError, match="failed"):
         await mailbox.open()
     await mailbox.close()
+
+
+async def test_background_poller_picks_up_new_mail_and_stops_cleanly(
+    imap: tuple[FakeImapServer, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, port = imap
+    monkeypatch.setenv("CCS_TEST_IMAP_PW", "s3cret")
+    cfg = replace(settings(port, "CCS_TEST_IMAP_PW"), poll_interval_seconds=0.05)
+    sink = InMemoryEmailSink()
+    poller = ImapPoller(AioImapMailbox(cfg), EmailChannelService(EmailSettings(), sink), cfg)
+    await poller.start()
+    try:
+        fake.add(mail(7))
+        async with asyncio.timeout(5):
+            while not sink.cases:  # noqa: ASYNC110 - polling a fake server's effect
+                await asyncio.sleep(0.02)
+        assert "\\Seen" in fake.messages[1][1]
+    finally:
+        await poller.aclose()
+    assert poller.errors == 0
