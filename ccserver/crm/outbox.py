@@ -441,3 +441,14 @@ class Outbox:
 
     async def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
         return await self.journal.dead_letters(limit)
+
+    async def requeue_dead_letters(self, seqs: Sequence[int] | None = None) -> int:
+        """After the cause is fixed (a missing customer created, a handler corrected), put
+        dead letters back in line, after everything pending; returns how many."""
+        if not self._accepting:
+            raise OutboxClosed("the outbox is not running")
+        records = await self.journal.requeue_dead_letters(seqs)
+        self._queue.extend(records)
+        self._tickets += len(records)
+        self._queue_wakeup.set()
+        return len(records)

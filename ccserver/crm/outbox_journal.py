@@ -163,7 +163,11 @@ class Journal:
         result: list[int] = await self._run(self._append_sync, entries)
         return result
 
-    def _append_sync(self, entries: Sequence[tuple[str, str, float]]) -> list[int]:
+    def _append_sync(
+        self, entries: Sequence[tuple[str, str, float]], revived: Sequence[int] = ()
+    ) -> list[int]:
+        """Insert ``entries`` in one transaction; ``revived`` dead letters leave the
+        dead-letter table in that same transaction (a requeue is all or nothing)."""
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -180,6 +184,8 @@ class Journal:
                 "INSERT INTO journal (seq, kind, payload, created_at) VALUES (?, ?, ?, ?)",
                 [(s, k, p, c) for s, (k, p, c) in zip(seqs, entries, strict=True)],
             )
+            if revived:
+                db.executemany("DELETE FROM dead_letter WHERE seq = ?", [(r,) for r in revived])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -260,6 +266,31 @@ class Journal:
         return [
             DeadLetter(int(s), str(k), json.loads(p), float(c), float(f), str(e))
             for s, k, p, c, f, e in rows
+        ]
+
+    async def requeue_dead_letters(self, seqs: Sequence[int] | None = None) -> list[JournalRecord]:
+        """Move dead letters (all, or those numbered ``seqs``) back to the end of the journal,
+        in their original order, under new sequence numbers."""
+        result: list[JournalRecord] = await self._run(self._requeue_sync, seqs)
+        return result
+
+    def _requeue_sync(self, seqs: Sequence[int] | None) -> list[JournalRecord]:
+        db = self._db()
+        rows = db.execute(
+            "SELECT seq, kind, payload, created_at FROM dead_letter ORDER BY seq"
+        ).fetchall()
+        if seqs is not None:
+            wanted = set(seqs)
+            rows = [r for r in rows if r[0] in wanted]
+        if not rows:
+            return []
+        new_seqs = self._append_sync(
+            [(k, p, c) for _s, k, p, c in rows], revived=[r[0] for r in rows]
+        )
+        now = time.monotonic()
+        return [
+            JournalRecord(seq, str(k), json.loads(p), float(c), now)
+            for seq, (_s, k, p, c) in zip(new_seqs, rows, strict=True)
         ]
 
     async def dead_letter_count(self) -> int:

@@ -449,3 +449,32 @@ def test_connectivity_errors_are_told_apart_from_bad_records() -> None:
     assert delays[-1] >= 0.5  # grew to the cap
     b.reset()
     assert b.next_delay() <= 0.1
+
+
+async def test_dead_letters_can_be_requeued_once_fixed(env: Env) -> None:
+    outbox = env.outbox()
+    await outbox.start()
+    customer_id = new_id()
+    orphan = contact(1, customer_id=customer_id)  # its customer does not exist yet
+    try:
+        await outbox.put("contact.insert", orphan)
+        await outbox.flush()
+        [dead] = await outbox.dead_letters()
+        assert await outbox.requeue_dead_letters([dead.seq + 1000]) == 0  # no such letter
+        await outbox.put(
+            "customer.insert",
+            {
+                "id": customer_id,
+                "customer_number": "C777777",
+                "display_name": "Fixed Later",
+                "name_key": "fixed later",
+            },
+        )
+        await outbox.flush()
+        assert await outbox.requeue_dead_letters() == 1
+        await outbox.flush()
+        assert await outbox.dead_letters() == []
+    finally:
+        await outbox.close()
+    rows = await env.rows()
+    assert [(r["id"], r["customer_id"]) for r in rows] == [(orphan["id"], customer_id)]
