@@ -365,3 +365,24 @@ async def test_permanent_relay_refusal_is_failed_not_lost(stack: Stack) -> None:
     stack.relay.refuse_with = None
     await stack.mailer.retry_now(ack_id)
     await stack.relayed(1)
+
+
+async def test_recipients_outside_accepted_domains_get_550(stack: Stack) -> None:
+    strict = SmtpListener(
+        stack.service,
+        replace(stack.settings.listener, accept_domains=("example.com",), port=0),
+    )
+    port = await strict.start()
+    try:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await client.connect()
+        try:
+            await client.mail("alice@customer.example.com")
+            with pytest.raises(aiosmtplib.SMTPRecipientRefused) as info:
+                await client.rcpt("someone@elsewhere.example.org")
+            assert info.value.code == 550
+            await client.rcpt("Support@Example.com")  # domain match is case-insensitive
+        finally:
+            await client.quit()
+    finally:
+        await strict.aclose()
