@@ -220,3 +220,19 @@ def test_absurd_mime_nesting_is_cut_off_but_outer_text_kept() -> None:
     assert "deep" not in mail.text
     assert MailFlag.MALFORMED in mail.flags
     assert any("nesting" in n for n in mail.notes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet="abcXYZ019 .,;()'\"=/{}", min_size=1, max_size=40),
+    st.sampled_from(["script", "SCRIPT", "style", "iframe", "template", "noscript"]),
+    # Whole tags around it: a fragment such as "<a" would make "<a<script" one tag name
+    # (for browsers too), and then the content is ordinary text, not a script.
+    st.lists(st.sampled_from(["x", " ", "<p>", "</p>", "<b>", "</div>", "<br/>", "&amp;"])).map(
+        "".join
+    ),
+)
+def test_active_content_never_reaches_derived_text(payload: str, tag: str, around: str) -> None:
+    marker = f"ZZ{payload}ZZ"
+    html = f"{around}<{tag} type=x>{marker}</{tag}>{around}<p>ok</p>"
+    assert marker not in html_to_text(html)
