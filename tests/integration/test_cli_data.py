@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,12 +36,12 @@ def write_config(tmp_path: Path, db_url: str | None = None) -> Path:
 def run(cfg: Path, *argv: str, stdin: str | None = None) -> int:
     if stdin is None:
         return cli.main(["--config", str(cfg), *argv])
-    saved = cli.sys.stdin
-    cli.sys.stdin = io.StringIO(stdin)
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin)  # what --password-stdin reads
     try:
         return cli.main(["--config", str(cfg), *argv])
     finally:
-        cli.sys.stdin = saved
+        sys.stdin = saved
 
 
 def count(cfg: Path, model: type[Customer] | type[Order]) -> int:
