@@ -279,7 +279,16 @@ class RedisBus:
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                await self._send(batch)
+                try:
+                    await self._send(batch)
+                except Exception as exc:
+                    # Whatever went wrong, the callers must hear of it and the writer must
+                    # live on: a dead writer would leave every later publish waiting.
+                    _reraise_if_cancelled(exc)
+                    log.exception("bus writer failed on a batch")
+                    for _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(self._unavailable(exc))
 
     async def _send(self, batch: list[_Pending]) -> None:
         assert self._client is not None

@@ -129,3 +129,24 @@ async def test_subscriber_catches_up_after_redis_comes_back(
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+async def test_scripts_are_reloaded_when_redis_forgot_them(redis_url: str) -> None:
+    """After a Redis restart the script cache is empty (NOSCRIPT); simulated here by
+    pointing the bus at digests Redis has never seen."""
+    prefix = f"ccs:test:{uuid.uuid4().hex[:12]}:"
+    bus = RedisBus(redis_url, prefix=prefix)
+    await bus.start()
+    try:
+        bus._xadd_sha = bus._read_sha = "0" * 40
+        async with bus.subscribe(["agent.1"]) as sub:
+            ids = await bus.publish_many([("agent.1", {"n": i}) for i in range(40)])
+            assert await take(sub, 40) == ids
+        assert len(await bus.read_since("agent.1", None, 100)) == 40
+    finally:
+        await bus.close()
+        client = redis.Redis.from_url(redis_url)
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
