@@ -386,3 +386,20 @@ async def test_recipients_outside_accepted_domains_get_550(stack: Stack) -> None
             await client.quit()
     finally:
         await strict.aclose()
+
+
+async def test_idle_sessions_are_dropped_after_the_session_timeout(stack: Stack) -> None:
+    quick = SmtpListener(
+        stack.service, replace(stack.settings.listener, port=0, session_timeout_seconds=0.3)
+    )
+    port = await quick.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert (await reader.readline()).startswith(b"220 ")
+        async with asyncio.timeout(3):
+            rest = await reader.read()  # returns at EOF: the server hung up on us
+        assert rest == b"" or rest.startswith(b"421")
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await quick.aclose()

@@ -26,6 +26,8 @@ class ListenerSettings:
     max_message_bytes: int = 25 * 1024 * 1024
     # Concurrent SMTP sessions; more get "421 try later" (a connection flood cannot exhaust us).
     max_connections: int = 200
+    # Idle SMTP sessions are dropped after this long (slow-loris clients hold no slot forever).
+    session_timeout_seconds: float = 300.0
     # Empty: accept any recipient (the MTA in front already decided what to forward).
     accept_domains: tuple[str, ...] = ()
 

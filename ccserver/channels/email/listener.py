@@ -111,7 +111,7 @@ class SmtpListener:
             decode_data=False,
             hostname=self.settings.hostname,
             ident="ccserver ESMTP",
-            timeout=300,
+            timeout=self.settings.session_timeout_seconds,
             loop=asyncio.get_running_loop(),
             limit_text=f"{limit} bytes ({limit / (1024 * 1024):.1f} MiB)",
             on_lost=self._active.discard,
