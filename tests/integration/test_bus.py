@@ -18,13 +18,16 @@ from ccserver.bus import (
     BusUnavailable,
     EventBus,
     InMemoryBus,
+    InMemoryLease,
     InvalidEventId,
     InvalidTopic,
     SubscriberLagged,
     Subscription,
+    create_bus,
+    create_lease,
 )
 from ccserver.bus.redis_streams import RedisBus
-from ccserver.errors import PayloadTooLarge
+from ccserver.errors import ConfigError, PayloadTooLarge
 
 BusFactory = Callable[..., Awaitable[Any]]
 
@@ -359,3 +362,13 @@ async def test_publish_many_is_ordered_and_all_or_nothing(make_bus: BusFactory) 
         assert await nothing_within(sub)
     assert [m.data["n"] for m in await bus.read_since("agent.1", None, 10)] == [0, 2]
     assert await bus.publish_many([]) == []
+
+
+def test_create_bus_picks_the_implementation_from_the_url() -> None:
+    assert isinstance(create_bus(None), InMemoryBus)
+    assert isinstance(create_bus("memory", history_maxlen=5), InMemoryBus)
+    assert isinstance(create_bus("redis://127.0.0.1:6379/15"), RedisBus)
+    assert isinstance(create_lease("memory"), InMemoryLease)
+    with pytest.raises(ConfigError) as info:
+        create_bus("amqp://user:secret@host/")
+    assert "secret" not in info.value.message  # credentials never echoed
