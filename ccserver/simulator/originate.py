@@ -123,20 +123,34 @@ async def _dial_endpoint(
         uniqueid=req.channel_id,
     )
     ch.connected_num, ch.connected_name = req.caller_id
+    _dial_begin(pbx, ch, resource)
     await pbx.sleep(0.05)
     if behaviour.busy:
         pbx.set_state(ch, 7)
+        _dial_end(pbx, ch, "BUSY")
         pbx.hangup(ch, 17, request=False)
         return None, REASON_BUSY
     pbx.set_state(ch, 5)  # the phone rings
     if not behaviour.never_answer:
         pbx.spawn(_answer_later(pbx, ch, behaviour.answer_after), f"answer-{ch.name}")
     if await _wait_answer(pbx, ch, req.timeout_ms):
+        _dial_end(pbx, ch, "ANSWER")
         if behaviour.hangup_after is not None:
             pbx.spawn(_hangup_later(pbx, ch, behaviour.hangup_after), f"far-hangup-{ch.name}")
         return ch, REASON_ANSWERED
-    pbx.hangup(ch, 19 if not ch.gone.is_set() else 16)
+    if not ch.gone.is_set():
+        _dial_end(pbx, ch, "NOANSWER")
+        pbx.hangup(ch, 19)
     return None, REASON_NO_ANSWER
+
+
+def _dial_begin(pbx: Pbx, dest: SimChannel, dial_string: str) -> None:
+    # An Originate has no calling channel: only the Dest* block (as recorded in b1/c5).
+    pbx.emit("DialBegin", "call,all", [*dest.block("Dest"), ("DialString", dial_string)])
+
+
+def _dial_end(pbx: Pbx, dest: SimChannel, status: str) -> None:
+    pbx.emit("DialEnd", "call,all", [*dest.block("Dest"), ("DialStatus", status)])
 
 
 async def _answer_later(pbx: Pbx, ch: SimChannel, seconds: float) -> None:
@@ -183,6 +197,8 @@ async def _dial_local(
         for key, value in req.variables:
             ch.variables[key] = value
     kind = pbx.behaviour(context, exten)
+    if kind is not None:
+        _dial_begin(pbx, one, resource)
     if kind is None:
         # OriginateResponse goes out first, then the two halves hang up (c5).
         pbx.spawn(_hangup_later(pbx, two, 0, cause=0), f"no-exten-{two.name}")
@@ -190,6 +206,7 @@ async def _dial_local(
     if kind == "dial":
         behaviour = pbx.endpoint(f"PJSIP/{exten}")
         if behaviour.busy:
+            _dial_end(pbx, one, "BUSY")
             pbx.hangup(two, 17, request=False)
             return None, REASON_BUSY
         if not behaviour.never_answer:
@@ -197,11 +214,14 @@ async def _dial_local(
     else:
         pbx.enter_context(two, context, exten)
     if await _wait_answer(pbx, one, req.timeout_ms):
+        _dial_end(pbx, one, "ANSWER")
         return one, REASON_ANSWERED
     if not one.gone.is_set():
+        _dial_end(pbx, one, "NOANSWER")
         pbx.hangup(one, 19)
         return None, REASON_NO_ANSWER
-    return None, REASON_FAILED
+    _dial_end(pbx, one, "BUSY" if one.hangup_cause == 17 else "CHANUNAVAIL")
+    return None, REASON_BUSY if one.hangup_cause == 17 else REASON_FAILED
 
 
 async def _after_answer(pbx: Pbx, req: OriginateRequest, ch: SimChannel) -> None:

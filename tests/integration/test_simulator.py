@@ -143,6 +143,8 @@ async def test_agent_never_answers_caller_stays_and_next_agent_gets_it(h: Harnes
             reason,
             "<unknown>",
         )
+    statuses = {e["DialStatus"] for e in h.events if e.name == "DialEnd"}
+    assert statuses == {"NOANSWER", "BUSY"}
     # The customer is never dropped because an agent failed: still in AGI.
     assert call.name in h.sim.channels
     assert (await h.agi(call.name, "SAY DIGITS 1")).ok

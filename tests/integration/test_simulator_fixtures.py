@@ -175,6 +175,13 @@ async def test_c5_originate_variants_match_real_asterisk(sim: AsteriskSimulator)
     # Every event both sides emit has exactly the recorded key layout.
     mine, real = key_sets(produced), key_sets(recorded)
     common = set(mine) & set(real)
-    assert {"Newchannel", "Newstate", "Hangup", "OriginateResponse"} <= common
+    assert {
+        "Newchannel",
+        "Newstate",
+        "Hangup",
+        "OriginateResponse",
+        "DialBegin",
+        "DialEnd",
+    } <= common
     for name in common:
         assert mine[name] <= real[name], name
