@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any, cast
 
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
@@ -55,69 +53,26 @@ from ccserver.bus.interface import (
     encode_payload,
     id_key,
 )
+from ccserver.bus.redis_support import (
+    FIELD,
+    FIELD_SEP,
+    READ_BATCH,
+    RECORD_SEP,
+    WAKE_COUNT,
+    XADD_BATCH,
+    make_retry,
+    raise_if_cancelling,
+    reraise_if_cancelled,
+    sha1,
+)
 from ccserver.bus.subscription import Subscription
 
 log = logging.getLogger(__name__)
 
-_FIELD = b"d"
-_WAKE_COUNT = 16
-_RECORD_SEP = b"\x1e"
-_FIELD_SEP = b"\x1f"
-
-# KEYS: streams; ARGV: maxlen, '~' or '=', one payload per stream. Returns "id,id,...".
-_XADD_BATCH = """
-local ids = {}
-for i = 1, #KEYS do
-  ids[i] = redis.call('XADD', KEYS[i], 'MAXLEN', ARGV[2], ARGV[1], '*', 'd', ARGV[i + 2])
-end
-return table.concat(ids, ',')
-"""
-
-# KEYS: streams; ARGV: total count, then the cursor of each stream (entries after it).
-# Returns records "<key index>\x1f<id>\x1f<payload>" joined by \x1e; stops at the count.
-_READ_BATCH = r"""
-local out = {}
-local budget = tonumber(ARGV[1])
-for i = 1, #KEYS do
-  if #out >= budget then break end
-  local entries = redis.call('XRANGE', KEYS[i], '(' .. ARGV[i + 1], '+', 'COUNT', budget - #out)
-  for _, e in ipairs(entries) do
-    local f = e[2]
-    local payload = ''
-    for j = 1, #f, 2 do
-      if f[j] == 'd' then payload = f[j + 1] end
-    end
-    out[#out + 1] = i .. '\31' .. e[1] .. '\31' .. payload
-  end
-end
-return table.concat(out, '\30')
-"""
 _Pending = tuple[bytes, bytes, "asyncio.Future[str]"]
 # Shapes of redis-py's (RESP2, bytes) stream replies; its stubs are too loose to use.
 _Entry = tuple[bytes, dict[bytes, bytes]]
 _XReadReply = list[tuple[bytes, list[_Entry]]]
-
-
-def _raise_if_cancelling() -> None:
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-def _reraise_if_cancelled(exc: BaseException) -> None:
-    """redis-py can turn a cancellation mid-read into a connection/timeout error; a task
-    being cancelled must still end, not treat that as a Redis failure and carry on."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError from exc
-
-
-def _sha1(script: str) -> str:
-    return hashlib.sha1(script.encode()).hexdigest()
-
-
-def _retry(retries: int, cap: float, base: float) -> Retry:
-    return Retry(ExponentialBackoff(cap=cap, base=base), retries)
 
 
 class RedisBus:
@@ -174,8 +129,8 @@ class RedisBus:
         self._closed = True
         self.reader_connected = False
         # Script digests are content hashes: known without asking Redis.
-        self._xadd_sha = _sha1(_XADD_BATCH)
-        self._read_sha = _sha1(_READ_BATCH)
+        self._xadd_sha = sha1(XADD_BATCH)
+        self._read_sha = sha1(READ_BATCH)
         self._rotation = 0
 
     # --- life cycle -----------------------------------------------------------------------
@@ -184,7 +139,7 @@ class RedisBus:
             self.url,
             socket_timeout=socket_timeout,
             socket_connect_timeout=self._socket_timeout,
-            retry=_retry(self._retries, self._backoff_cap, self._backoff_base),
+            retry=make_retry(self._retries, self._backoff_cap, self._backoff_base),
             retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
         )
 
@@ -273,7 +228,7 @@ class RedisBus:
 
     async def _writer(self) -> None:
         while True:
-            _raise_if_cancelling()
+            raise_if_cancelling()
             await self._pending_event.wait()
             self._pending_event.clear()
             while self._pending:
@@ -284,7 +239,7 @@ class RedisBus:
                 except Exception as exc:
                     # Whatever went wrong, the callers must hear of it and the writer must
                     # live on: a dead writer would leave every later publish waiting.
-                    _reraise_if_cancelled(exc)
+                    reraise_if_cancelled(exc)
                     log.exception("bus writer failed on a batch")
                     for _, _, fut in batch:
                         if not fut.done():
@@ -303,10 +258,10 @@ class RedisBus:
             )
         except NoScriptError:
             # Redis restarted or flushed its script cache: load it again and retry once.
-            self._xadd_sha = await self._client.script_load(_XADD_BATCH)
+            self._xadd_sha = await self._client.script_load(XADD_BATCH)
             return await self._send(batch)
         except (RedisError, OSError) as exc:
-            _reraise_if_cancelled(exc)
+            reraise_if_cancelled(exc)
             log.warning("bus publish failed: %s", exc)
             for _, _, fut in batch:
                 if not fut.done():
@@ -346,7 +301,7 @@ class RedisBus:
     def _message(topic: str, eid: bytes, fields: dict[bytes, bytes]) -> BusMessage:
         event_id = eid.decode()
         ms = event_id.partition("-")[0]
-        return BusMessage(event_id, topic, decode_payload(fields[_FIELD]), int(ms) / 1000)
+        return BusMessage(event_id, topic, decode_payload(fields[FIELD]), int(ms) / 1000)
 
     # --- subscribing ----------------------------------------------------------------------
     def subscribe(self, topics: Iterable[str], *, from_id: str | None = None) -> Subscription:
@@ -406,15 +361,15 @@ class RedisBus:
         failures = 0
         drain = True
         while True:
-            _raise_if_cancelling()
+            raise_if_cancelling()
             try:
                 if not (drain and await self._drain_once()):
                     # redis-py may absorb a cancellation that lands between its awaits;
                     # never start a long blocking read once close() has asked us to stop.
-                    _raise_if_cancelling()
+                    raise_if_cancelling()
                     drain = await self._block_once()
             except (RedisError, OSError) as exc:
-                _reraise_if_cancelled(exc)
+                reraise_if_cancelled(exc)
                 drain = True
                 failures += 1
                 if self.reader_connected or failures == 1:
@@ -423,7 +378,7 @@ class RedisBus:
                 await asyncio.sleep(backoff.compute(failures))
                 continue
             except Exception as exc:
-                _reraise_if_cancelled(exc)
+                reraise_if_cancelled(exc)
                 drain = True
                 # A bug or a foreign entry must not end delivery for the whole process.
                 failures += 1
@@ -448,13 +403,13 @@ class RedisBus:
                 self._read_sha, len(keys), *keys, self._read_count, *cursors
             )
         except NoScriptError:
-            self._read_sha = await self._reader_client.script_load(_READ_BATCH)
+            self._read_sha = await self._reader_client.script_load(READ_BATCH)
             return True
         if not raw:
             return False
         grouped: dict[int, list[tuple[bytes, bytes]]] = {}
-        for record in raw.split(_RECORD_SEP):
-            index, eid, payload = record.split(_FIELD_SEP, 2)
+        for record in raw.split(RECORD_SEP):
+            index, eid, payload = record.split(FIELD_SEP, 2)
             grouped.setdefault(int(index), []).append((eid, payload))
         for index, entries in grouped.items():
             self._dispatch(keys[index - 1], entries)
@@ -472,7 +427,7 @@ class RedisBus:
         # costs one parse instead of five per entry.
         response = await self._reader_client.xread(
             streams,  # type: ignore[arg-type]
-            count=_WAKE_COUNT,
+            count=WAKE_COUNT,
             block=self._block_ms,
         )
         more = False
@@ -481,8 +436,8 @@ class RedisBus:
                 if entries:
                     self._wake_cursor = entries[-1][0].decode()
                 continue
-            more = more or len(entries) >= _WAKE_COUNT
-            self._dispatch(key, [(eid, fields.get(_FIELD, b"")) for eid, fields in entries])
+            more = more or len(entries) >= WAKE_COUNT
+            self._dispatch(key, [(eid, fields.get(FIELD, b"")) for eid, fields in entries])
         return more
 
     def _dispatch(self, key: bytes, entries: list[tuple[bytes, bytes]]) -> None:
