@@ -30,7 +30,8 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 def _published(service: str) -> set[int]:
-    return {int(str(p).split(":")[1].split("/")[0]) for p in SERVICES[service].get("ports", [])}
+    """Container ports a service publishes ("host:container", "ip:host:container")."""
+    return {int(str(p).split(":")[-1].split("/")[0]) for p in SERVICES[service].get("ports", [])}
 
 
 def test_every_mounted_file_exists() -> None:
@@ -57,9 +58,14 @@ def test_ccserver_config_is_valid_and_points_at_the_compose_services() -> None:
 
 def test_asterisk_manager_conf_matches_ccserver_credentials() -> None:
     s = _settings()
+    mount = next(
+        v for v in SERVICES["asterisk"]["volumes"] if v.endswith("/etc/asterisk/manager.conf:ro")
+    )
     manager = configparser.ConfigParser(strict=False, interpolation=None)
-    manager.read(ROOT / "config" / "asterisk" / "manager.conf")
+    manager.read(ROOT / mount.split(":")[0])
     assert manager.getboolean("general", "enabled")
+    # ccserver runs in another container: AMI must listen beyond loopback.
+    assert manager.get("general", "bindaddr") == "0.0.0.0"
     assert manager.getint("general", "port") == s.asterisk.port
     assert s.asterisk.username in manager.sections()
     assert manager.get(s.asterisk.username, "secret") == s.asterisk.secret.get_secret_value()
