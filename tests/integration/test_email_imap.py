@@ -194,7 +194,7 @@ async def test_background_poller_picks_up_new_mail_and_stops_cleanly(
     await poller.start()
     try:
         fake.add(mail(7))
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(10):
             while not sink.cases:  # noqa: ASYNC110 - polling a fake server's effect
                 await asyncio.sleep(0.02)
         assert "\\Seen" in fake.messages[1][1]

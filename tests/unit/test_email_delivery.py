@@ -141,7 +141,7 @@ async def test_mailer_retries_then_sends_and_strips_bcc() -> None:
         msg["Bcc"] = "audit@example.com"
         msg.set_content("hi")
         d = await m.submit(msg, "id-1@ccs")
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(10):
             while m.status("id-1@ccs") is not DeliveryStatus.SENT:  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
     assert seen == [
@@ -169,7 +169,7 @@ async def test_ack_uses_null_envelope_sender_and_listener_errors_do_not_stop_sen
         msg["To"] = "a@x.example.com"
         msg.set_content("ack")
         await m.submit(msg, "ack-1@ccs", kind="ack")
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(10):
             await m.wait_idle()
     assert transport.sent[0][0] == ""
 
@@ -194,7 +194,7 @@ async def test_pending_deliveries_are_restored_after_a_restart() -> None:
     async with OutboundMailer(OutboundSettings(), transport) as m:
         await m.restore(pending)
         await m.restore(done)
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(10):
             await m.wait_idle()
         assert m.status("old-1@ccs") is DeliveryStatus.SENT
         with pytest.raises(UnknownDelivery):

@@ -140,7 +140,7 @@ async def test_service_acks_in_the_customers_language_and_threads_follow_ups() -
         first.set_content("商品が届きません。", charset="iso-2022-jp")
         result = await service.receive(first.as_bytes(), envelope_from="yamada@mail.example.jp")
         assert result.new_case and result.ack.send
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(10):
             await mailer.wait_idle()
         [ack] = relay.sent
         assert ack["Subject"] == "お問い合わせを受け付けました: 注文について [#C-10001]"
