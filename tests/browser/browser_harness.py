@@ -42,6 +42,7 @@ offer_timeout = 60
 announce_every = 600
 [agents]
 wrap_up_timeout = 300
+not_ready_reasons = ["break", "lunch", "training", "meeting", "after_call_work", "coaching"]
 [calendars.always]
 timezone = "UTC"
 [queues.support]

@@ -17,10 +17,13 @@ import pytest
 from browser_harness import ARTIFACTS, PASSWORD, LiveServer
 from sqlalchemy import select
 
+from ccserver.app import SERVICES
 from ccserver.crm.customers import CustomerService
 from ccserver.crm.models import AuditEntry, Complaint
 from ccserver.crm.users import UserService
 from ccserver.domain import Channel, InteractionState
+from ccserver.runtime.contact_center import AgentInfo
+from ccserver.web.hub import ALERTS_TOPIC
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -202,8 +205,11 @@ def test_agent_and_supervisor_handle_a_call_live(
 
 
 async def _only_agent(server: LiveServer, user_id: str) -> None:
-    """Log every other agent out so the next call can only go to ``user_id``."""
+    """A quiet floor for the next test: earlier tests' callers hang up, and every other agent
+    logs out so the next call can only go to ``user_id``."""
     cc = server.cc
+    for iid in list(cc.interactions):
+        await cc.customer_left(iid)
     for other in list(cc.agents):
         if other != user_id and cc.agent_state_json(other)["state"] != "logged_out":
             await cc.agent_logout(other)
@@ -275,3 +281,82 @@ def test_unknown_caller_reject_create_customer_search_and_transfer(
         assert errors == []
     finally:
         ctx.close()
+
+
+async def _publish_alert(server: LiveServer, message: str) -> None:
+    bus = server.app[SERVICES].require_bus() if server.app else None
+    assert bus is not None
+    await bus.publish(
+        ALERTS_TOPIC, {"type": "alert", "data": {"kind": "long_wait", "message": message}}
+    )
+
+
+async def _carol_logged_in(server: LiveServer) -> str:
+    view = await UserService(server.sessions()).create_user(
+        "carol", PASSWORD, role="agent", display_name="Carol Diaz"
+    )
+    await server.cc.agent_login(AgentInfo(view.id, "carol", "Carol Diaz", None))
+    await server.cc.agent_ready(view.id)
+    return view.id
+
+
+def test_supervisor_moves_a_waiting_call_forces_an_agent_and_sees_alerts(
+    live_server: LiveServer, browser: Any, seeded: dict[str, Any]
+) -> None:
+    server = live_server
+    server.call(_only_agent(server, "nobody"))  # no one can take the call: it waits
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        sup = ctx.new_page()
+        errors: list[str] = []
+        sup.on("pageerror", lambda e: errors.append(str(e)))
+        _login(sup, server.url, "/supervisor", "sam")
+        expect(sup.locator("#link")).to_have_attribute("aria-label", "Connection: open")
+        expect(sup.locator('svg[aria-label^="support: waiting"]')).to_have_count(1)
+
+        iid = server.call(_call(server, seeded["customer_id"]))
+        row = sup.locator(f'tr[data-interaction="{iid}"]')
+        expect(row).to_contain_text("queued")
+        row.get_by_label("Move to queue").select_option("billing")
+        row.get_by_label("Priority").fill("7")
+        row.get_by_role("button", name="Move").click()
+        expect(sup.locator("#status")).to_contain_text("Moved to billing (priority 7)")
+        expect(row).to_contain_text("billing")
+        live = server.cc.interactions[iid]
+        assert (live.queue, live.priority) == ("billing", 7)
+        expect(sup.locator('tr[data-queue="billing"] .waiting')).to_have_text("1")
+
+        # Alerts are pushed; the text is shown as text.
+        server.call(_publish_alert(server, "a caller has waited <b>95 s</b> in billing"))
+        expect(sup.locator("#alerts")).to_contain_text("a caller has waited <b>95 s</b>")
+
+        # An agent logs in elsewhere, takes the waiting call; the supervisor forces them.
+        carol = server.call(_carol_logged_in(server))
+        carol_row = sup.locator(f'tr[data-agent="{carol}"]')
+        expect(carol_row.locator(".agent-state")).to_have_text("reserved")
+        expect(carol_row).to_contain_text("voice +81312345678 (offered)")
+        carol_row.get_by_role("button", name="Log Carol Diaz out").click()
+        expect(carol_row.locator(".agent-state")).to_have_text("logged out")
+        # the offer went back: the call waits again
+        expect(row).to_contain_text("queued")
+        server.call(server.cc.agent_login(AgentInfo(carol, "carol", "Carol Diaz", None)))
+        expect(carol_row.locator(".agent-state")).to_have_text("not ready")
+        server.call(server.cc.agent_ready(carol))
+        expect(carol_row.locator(".agent-state")).to_have_text("reserved")
+        sup.screenshot(path=str(ARTIFACTS / "supervisor_actions.png"))
+        server.call(server.cc.customer_left(iid))
+        expect(row).to_have_count(0)
+        carol_row.get_by_role("button", name="Force Carol Diaz not ready").click()
+        expect(sup.locator("#status")).to_contain_text("Carol Diaz is now not ready")
+        expect(carol_row.locator(".agent-state")).to_have_text("not ready")
+        expect(carol_row).to_contain_text("coaching")
+        assert errors == []
+    finally:
+        ctx.close()
+
+    async def audited() -> list[str]:
+        async with server.sessions()() as s:
+            return list((await s.scalars(select(AuditEntry.action))).all())
+
+    actions = server.call(audited())
+    assert {"move_interaction", "force_logged_out", "force_not_ready"} <= set(actions)

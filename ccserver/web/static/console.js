@@ -30,6 +30,7 @@ const live = new Live(
       if (st.selected && !st.interactions.has(st.selected)) st.selected = null;
       if (!st.selected) st.selected = [...st.interactions.keys()].at(-1) || null;
       renderDispositions();
+      renderReasons(data.not_ready_reasons);
       render();
     },
     resumed(data) {
@@ -230,6 +231,15 @@ function dtmfForm(i) {
 function wrapTarget() {
   const inWrap = [...st.interactions.values()].filter((i) => i.state === "wrap_up" || i.state === "transferred");
   return inWrap.find((i) => i.id === st.selected) || inWrap[0] || null;
+}
+
+function renderReasons(configured) {
+  // The configured reasons when the server sends them, else the shipped default list.
+  const reasons = configured && configured.length ? configured : REASONS;
+  const sel = $("reason");
+  const current = sel.value;
+  fill(sel, reasons.map((r) => h("option", { value: r }, r.replaceAll("_", " "))));
+  if (reasons.includes(current)) sel.value = current;
 }
 
 function renderDispositions() {
@@ -502,7 +512,7 @@ function onKey(ev) {
 
 // --- start ----------------------------------------------------------------------------------
 function init() {
-  fill($("reason"), REASONS.map((r) => h("option", { value: r }, r.replaceAll("_", " "))));
+  renderReasons(null);
   $("btn-ready").addEventListener("click", () => setState("ready"));
   $("btn-not-ready").addEventListener("click", () => setState("not_ready"));
   $("btn-logout").addEventListener("click", async () => {

@@ -10,6 +10,8 @@ const T = {
   wait: [30, 90], // seconds of the longest wait
   abandon: [0.05, 0.1],
 };
+// Not-ready reasons must be configured ones (routing.toml [agents] not_ready_reasons).
+const REASONS = ["coaching", "meeting", "training", "break", "lunch", "after_call_work"];
 const HISTORY_S = 3600;
 const SAMPLE_EVERY_S = 10;
 
@@ -92,6 +94,31 @@ function lowerIsBetter(value, [good, bad]) {
 }
 
 // --- rendering ------------------------------------------------------------------------------
+// Frames arrive twice a second: rows are replaced, except a row the supervisor is working in
+// (focus inside, or a control changed and not yet applied), whose action cell is kept so a
+// half-chosen queue or priority is not wiped by the next frame.
+function patchRows(tbody, rows, key) {
+  const old = [...tbody.rows];
+  const same = old.length === rows.length && old.every((r, i) => r.dataset[key] === rows[i].dataset[key]);
+  if (!same) {
+    fill(tbody, rows);
+    return;
+  }
+  old.forEach((r, i) => {
+    if (!(r.contains(document.activeElement) || r.dataset.dirty)) {
+      r.replaceWith(rows[i]);
+      return;
+    }
+    const cells = [...rows[i].cells];
+    for (let c = 0; c < cells.length - 1; c++) r.cells[c].replaceWith(cells[c]);
+  });
+}
+
+function markDirty(ev) {
+  const row = ev.target.closest("tr");
+  if (row) row.dataset.dirty = "1";
+}
+
 function render() {
   const b = st.board;
   if (!b) return;
@@ -144,7 +171,7 @@ function renderQueues(b) {
 
 function renderAgents(b) {
   const byId = new Map((b.interactions || []).map((i) => [i.id, i]));
-  fill(
+  patchRows(
     $("agents").tBodies[0],
     (b.agents || []).map((a) => {
       const cur = (a.interactions || []).map((id) => byId.get(id)).filter(Boolean);
@@ -169,12 +196,13 @@ function renderAgents(b) {
         h("td", { class: "actions" }, actions),
       );
     }),
+    "agent",
   );
 }
 
 function renderInteractions(b) {
   const queues = (b.queues || []).map((q) => q.queue);
-  fill(
+  patchRows(
     $("interactions").tBodies[0],
     (b.interactions || [])
       .filter((i) => !["completed", "abandoned"].includes(i.state))
@@ -186,8 +214,8 @@ function renderInteractions(b) {
           }
         }
         if (i.state === "queued") {
-          const sel = h("select", { "aria-label": "Move to queue" }, queues.map((q) => h("option", { value: q, selected: q === i.queue }, q)));
-          const prio = h("input", { type: "number", min: -100, max: 100, value: i.priority, size: 4, "aria-label": "Priority" });
+          const sel = h("select", { "aria-label": "Move to queue", onchange: markDirty }, queues.map((q) => h("option", { value: q, selected: q === i.queue }, q)));
+          const prio = h("input", { type: "number", min: -100, max: 100, value: i.priority, size: 4, "aria-label": "Priority", oninput: markDirty });
           actions.push(
             sel,
             prio,
@@ -208,6 +236,7 @@ function renderInteractions(b) {
           h("td", { class: "actions" }, actions),
         );
       }),
+    "interaction",
   );
 }
 
@@ -234,18 +263,20 @@ async function monitor(i, mode) {
 }
 
 async function force(a, state) {
-  const res = await attempt(() => api("POST", `/api/v1/supervisor/agents/${a.id}/force`, { state, reason: "supervisor" }));
+  const res = await attempt(() => api("POST", `/api/v1/supervisor/agents/${a.id}/force`, { state, reason: $("force-reason").value }));
   if (res) notify(`${a.name} is now ${res.state.replace("_", " ")}.`, "ok");
 }
 
 async function move(i, queue, priority) {
   const body = { queue, priority: Number.isFinite(priority) ? priority : null };
-  if (await attempt(() => api("POST", `/api/v1/supervisor/interactions/${i.id}/move`, body))) {
-    notify(`Moved to ${queue} (priority ${priority}).`, "ok");
-  }
+  const ok = await attempt(() => api("POST", `/api/v1/supervisor/interactions/${i.id}/move`, body));
+  const row = document.querySelector(`tr[data-interaction="${CSS.escape(i.id)}"]`);
+  if (row) delete row.dataset.dirty; // the next frame shows the result (or the old values)
+  if (ok) notify(`Moved to ${queue} (priority ${priority}).`, "ok");
 }
 
 async function init() {
+  fill($("force-reason"), REASONS.map((r) => h("option", { value: r }, r.replaceAll("_", " "))));
   $("btn-logout").addEventListener("click", () => {
     live.stop();
     logout();
