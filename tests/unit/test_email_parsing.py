@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccserver.channels.email.config import AttachmentLimits
+from ccserver.channels.email.decoding import decode_bytes
 from ccserver.channels.email.html_text import html_to_text
-from ccserver.channels.email.parsing import MailFlag, decode_bytes, msgids, parse_email
+from ccserver.channels.email.parsing import MailFlag, msgids, parse_email
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
 

@@ -10,7 +10,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from ccserver.channels.email.config import EmailSettings
-from ccserver.channels.email.parsing import MAIL_POLICY, Attachment
+from ccserver.channels.email.decoding import MAIL_POLICY
+from ccserver.channels.email.parsing import Attachment
 from ccserver.channels.email.threading import (
     CaseRef,
     references_for_reply,
