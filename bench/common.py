@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import resource
@@ -29,6 +30,18 @@ def rss_bytes() -> int:
         return pages * resource.getpagesize()
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def settled_rss_bytes() -> int:
+    """RSS after a full collection and returning freed heap pages to the OS, so transient
+    allocations (a burst of handshakes) do not count as memory held per connection."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return rss_bytes()
 
 
 def save_results(name: str, data: dict[str, Any]) -> Path:

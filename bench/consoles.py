@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import percentile, rss_bytes, save_results
+from bench.common import percentile, save_results, settled_rss_bytes
 
 POP = {
     "customer": {"name": "Bench Customer", "tier": "gold", "customer_number": "C000001"},
@@ -155,7 +155,7 @@ async def _server(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
     )
-    base_rss = rss_bytes()
+    base_rss = settled_rss_bytes()
     root = Path(__file__).resolve().parent.parent  # noqa: ASYNC240 (once, at start)
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -175,7 +175,7 @@ async def _server(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.sleep(1.0)
     hub = app[HUB]
     opened_server = hub.connections
-    per_conn = (rss_bytes() - base_rss) / max(1, opened_server)
+    per_conn = (settled_rss_bytes() - base_rss) / max(1, opened_server)
 
     bus = services.require_bus()
     # Screen pops: `rate` offers/s spread over the first pop_consoles agents.
