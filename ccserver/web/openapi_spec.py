@@ -1,14 +1,575 @@
-"""The OpenAPI 3.1 document of ccserver's REST API (paths and JSON schemas)."""
+"""The OpenAPI 3.1 document of the CRM, user and auth parts of the REST API.
+
+Response schemas are strict (every field required, no extra fields) so that the test which
+validates real responses against them notices when a view gains, loses or retypes a field.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+Schema = dict[str, Any]
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+BOOL: Schema = {"type": "boolean"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+ANY: Schema = {}
+OBJ: Schema = {"type": "object"}
+
+
+def null(schema: Schema) -> Schema:
+    """The schema or JSON null."""
+    if "type" in schema and isinstance(schema["type"], str):
+        return {**schema, "type": [schema["type"], "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def strict(props: dict[str, Schema]) -> Schema:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": sorted(props),
+        "additionalProperties": False,
+    }
+
+
+def page(item: str) -> Schema:
+    return strict({"items": array(ref(item)), "total": INT, "limit": INT, "offset": INT})
+
+
+CONSENTS = ("phone", "email", "sms", "survey", "marketing")
+
+CUSTOMER = strict(
+    {
+        "id": STR,
+        "customer_number": STR,
+        "display_name": STR,
+        **{k: null(STR) for k in ("first_name", "last_name", "company", "segment", "tier")},
+        "lifecycle_stage": null(STR),
+        "lifetime_value": {"type": "string", "description": "decimal amount"},
+        "preferred_language": null(STR),
+        **{f"consent_{c}": BOOL for c in CONSENTS},
+        "owner_agent_id": null(STR),
+        "tags": array(STR),
+        "notes": null(STR),
+        "created_at": TIME,
+        "updated_at": TIME,
+        "version": INT,
+        "merged_into_id": null(STR),
+        "erased_at": null(TIME),
+        "identities": array(ref("Identity")),
+    }
+)
+
+CONTACT_PROPS: dict[str, Schema] = {
+    "id": STR,
+    "interaction_id": STR,
+    "customer_id": null(STR),
+    "channel": STR,
+    "direction": STR,
+    "queue": null(STR),
+    "agent_id": null(STR),
+    "started_at": TIME,
+    **{k: null(TIME) for k in ("queued_at", "answered_at", "ended_at", "wrap_up_end_at")},
+    **{k: null({"type": "number"}) for k in ("wait_s", "talk_s", "hold_s", "wrap_s")},
+    "outcome": null(STR),
+    "disposition": null(STR),
+    "notes": null(STR),
+    "fcr": null(BOOL),
+    "recording_ref": null(STR),
+    "ivr_path": array(ANY),
+    "attributes": OBJ,
+    "related_contact_id": null(STR),
+    "case_number": null(STR),
+    "created_at": TIME,
+}
+
+MESSAGE = strict(
+    {
+        "id": STR,
+        "contact_id": STR,
+        "direction": STR,
+        "sender": null(STR),
+        "recipients": {"type": ["array", "object"]},
+        "subject": null(STR),
+        "body_text": null(STR),
+        "body_html": null(STR),
+        "headers": {"type": ["object", "array"]},
+        "message_id": null(STR),
+        "in_reply_to": null(STR),
+        "attachments": {"type": ["array", "object"]},
+        "created_at": TIME,
+    }
+)
+
+ORDER = strict(
+    {
+        "id": STR,
+        "order_number": STR,
+        "customer_id": null(STR),
+        "status": STR,
+        "total": {"type": "string", "description": "decimal amount"},
+        "currency": STR,
+        "ordered_at": TIME,
+        "shipped_at": null(TIME),
+        "delivered_at": null(TIME),
+        "carrier": null(STR),
+        "tracking": null(STR),
+        "items": array(ANY),
+        "created_at": TIME,
+        "updated_at": TIME,
+    }
+)
+
+ROLE: Schema = {"type": "string", "enum": ["agent", "supervisor", "admin"]}
+USER = strict(
+    {
+        "id": STR,
+        "username": STR,
+        "display_name": STR,
+        "email": null(STR),
+        "role": ROLE,
+        "active": BOOL,
+        "endpoint": null(STR),
+        "skills": OBJ,
+        "teams": array(STR),
+        "created_at": TIME,
+        "last_login_at": null(TIME),
+    }
+)
+TOKEN_PROPS: dict[str, Schema] = {
+    "id": STR,
+    "name": STR,
+    "prefix": STR,
+    "scopes": array(STR),
+    "user_id": null(STR),
+    "created_at": TIME,
+    "expires_at": null(TIME),
+    "last_used_at": null(TIME),
+    "revoked_at": null(TIME),
+}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": strict({"error": strict({"code": STR, "message": STR, "details": OBJ})}),
+    "Identity": strict(
+        {"kind": STR, "value": STR, "raw_value": null(STR), "is_primary": BOOL, "verified": BOOL}
+    ),
+    "Customer": CUSTOMER,
+    "CustomerPage": page("Customer"),
+    "CustomerInput": {
+        "type": "object",
+        "description": "display_name (or first/last name or company) is required on create; "
+        "phones/emails may be a string or a list; identities is a list of {kind, value}.",
+        "properties": {
+            "display_name": STR,
+            "first_name": STR,
+            "last_name": STR,
+            "company": STR,
+            "phones": {"type": ["string", "array"]},
+            "emails": {"type": ["string", "array"]},
+            "identities": array({"type": "object"}),
+            "tags": array(STR),
+        },
+    },
+    "HistoryEntry": strict(
+        {
+            "field": STR,
+            "old_value": ANY,
+            "new_value": ANY,
+            "changed_by": null(STR),
+            "changed_at": TIME,
+            "version": INT,
+        }
+    ),
+    "CustomerHistory": strict({"customer_id": STR, "items": array(ref("HistoryEntry"))}),
+    "Contact": strict(CONTACT_PROPS),
+    "ContactPage": page("Contact"),
+    "Message": MESSAGE,
+    "ContactDetail": strict({**CONTACT_PROPS, "messages": array(ref("Message"))}),
+    "Order": ORDER,
+    "OrderPage": page("Order"),
+    "OrderInput": {
+        "type": "object",
+        "properties": {k: ANY for k in ORDER["properties"] if k not in ("id", "created_at")},
+    },
+    "ImportReport": strict(
+        {
+            "kind": STR,
+            "rows": INT,
+            "imported": INT,
+            "updated": INT,
+            "skipped_duplicates": INT,
+            "errors": array(strict({"row": INT, "field": STR, "message": STR})),
+            "errors_truncated": BOOL,
+        }
+    ),
+    "User": USER,
+    "UserPage": page("User"),
+    "UserInput": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {
+            "username": STR,
+            "password": {"type": "string", "minLength": 10},
+            "role": ROLE,
+            "display_name": STR,
+            "email": STR,
+            "endpoint": STR,
+            "skills": {"type": "object", "additionalProperties": INT},
+            "teams": array(STR),
+        },
+        "additionalProperties": False,
+    },
+    "UserChanges": {
+        "type": "object",
+        "properties": {
+            "role": ROLE,
+            "active": BOOL,
+            "display_name": STR,
+            "email": STR,
+            "endpoint": STR,
+            "skills": {"type": "object", "additionalProperties": INT},
+            "teams": array(STR),
+        },
+        "additionalProperties": False,
+    },
+    "MergeRequest": {
+        "type": "object",
+        "required": ["other_id"],
+        "properties": {"other_id": STR},
+        "additionalProperties": False,
+    },
+    "IdentityInput": {
+        "type": "object",
+        "required": ["kind", "value"],
+        "properties": {"kind": {"enum": ["phone", "email", "chat", "account"]}, "value": STR},
+        "additionalProperties": False,
+    },
+    "PasswordReset": {
+        "type": "object",
+        "required": ["password"],
+        "properties": {"password": {"type": "string", "minLength": 10}},
+        "additionalProperties": False,
+    },
+    "Token": strict(TOKEN_PROPS),
+    "TokenCreated": strict({**TOKEN_PROPS, "token": {"type": "string", "description": "once"}}),
+    "TokenList": strict({"items": array(ref("Token"))}),
+    "TokenInput": {
+        "type": "object",
+        "required": ["name", "scopes"],
+        "properties": {
+            "name": STR,
+            "scopes": array(STR),
+            "user_id": STR,
+            "expires_at": TIME,
+        },
+        "additionalProperties": False,
+    },
+    "LoginResult": strict(
+        {
+            "user": strict({"id": STR, "username": STR, "display_name": STR, "role": ROLE}),
+            "csrf_token": STR,
+        }
+    ),
+    "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+    "Me": strict({"id": STR, "username": STR, "display_name": STR, "role": ROLE, "kind": STR}),
+}
+
+ERRORS_ALWAYS = ("401", "403")
+ERROR_TEXT = {
+    "400": "Malformed request (bad JSON, nesting too deep, bad query parameter)",
+    "401": "Not logged in, or an invalid API token",
+    "403": "Role or token scope does not allow this; or CSRF token missing",
+    "404": "Not found",
+    "409": "Conflict (duplicate, identity in use, merged customer)",
+    "412": "If-Match does not match the current version",
+    "413": "Body larger than the configured limit",
+    "422": "Validation failed; details.fields names each bad field",
+    "429": "Too many failed logins; see Retry-After",
+}
+
+
+def _json(schema: Schema) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def op(
+    summary: str,
+    ok: tuple[str, str | None],
+    *,
+    errors: tuple[str, ...] = (),
+    body: str | None = None,
+    params: tuple[str, ...] = (),
+    public: bool = False,
+    tag: str = "crm",
+) -> dict[str, Any]:
+    status, schema = ok
+    responses: dict[str, Any] = {
+        status: {"description": "Success", **(_json(ref(schema)) if schema else {})}
+    }
+    for code in (*(() if public else ERRORS_ALWAYS), *errors):
+        responses[code] = {"description": ERROR_TEXT[code], **_json(ref("Error"))}
+    out: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
+    if params:
+        out["parameters"] = [{"$ref": f"#/components/parameters/{p}"} for p in params]
+    if body:
+        out["requestBody"] = {"required": True, **_json(ref(body))}
+    if public:
+        out["security"] = []
+    return out
+
+
+def _query(name: str, schema: Schema, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+PARAMETERS: dict[str, Any] = {
+    "limit": _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size"),
+    "offset": _query("offset", {"type": "integer", "minimum": 0}, "Rows to skip"),
+    "q": _query("q", STR, "Name prefix, phone in any format, email, order or customer number"),
+    "region": _query("region", STR, "Country for phones typed without a country code"),
+    "on_duplicate": _query(
+        "on_duplicate", {"enum": ["error", "return"]}, "409, or return the existing customer"
+    ),
+    "name": _query("name", STR, "Name prefix"),
+    "phone": _query("phone", STR, "Phone number in any format"),
+    "email": _query("email", STR, "E-mail address"),
+    "customer_number": _query("customer_number", STR, "Customer number (C000123)"),
+    "segment": _query("segment", STR, "Only this segment"),
+    "customer_id": _query("customer_id", STR, "Only this customer's"),
+    "agent_id": _query("agent_id", STR, "Only this agent's"),
+    "queue": _query("queue", STR, "Only this queue's"),
+    "channel": _query("channel", STR, "Only this channel's"),
+    "from": _query("from", TIME, "Started at or after (ISO 8601)"),
+    "to": _query("to", TIME, "Started before (ISO 8601)"),
+    "status": _query("status", STR, "Only orders with this status"),
+    "order_number": _query("order_number", STR, "The order with this number"),
+    "bulk_on_duplicate": _query(
+        "on_duplicate", {"enum": ["skip", "update"]}, "Existing order numbers: skip or update"
+    ),
+    "role": _query("role", ROLE, "Only users with this role"),
+    "active": _query("active", BOOL, "Only active (or inactive) users"),
+    "if_match": {"name": "If-Match", "in": "header", "required": False, "schema": STR},
+}
+
+C = "/api/v1/customers"
+PAGING = ("limit", "offset")
+
+
+def paths() -> dict[str, Any]:
+    e404, e409, e422 = ("404",), ("409",), ("422",)
+    return {
+        "/api/v1/auth/login": {
+            "post": op(
+                "Log in (sets the session and CSRF cookies)",
+                ("200", "LoginResult"),
+                errors=("400", "401", "422", "429"),
+                public=True,
+                tag="auth",
+            )
+        },
+        "/api/v1/openapi.json": {
+            "get": op("This document", ("200", "OpenApiDocument"), public=True, tag="meta")
+        },
+        "/api/v1/auth/me": {"get": op("Who is calling", ("200", "Me"), tag="auth")},
+        C: {
+            "get": op(
+                "Search customers",
+                ("200", "CustomerPage"),
+                errors=("400",),
+                params=(
+                    "q",
+                    "region",
+                    "name",
+                    "phone",
+                    "email",
+                    "order_number",
+                    "customer_number",
+                    "segment",
+                    *PAGING,
+                ),
+            ),
+            "post": op(
+                "Create a customer (duplicate phone/email: 409 with existing_id)",
+                ("201", "Customer"),
+                errors=("400", "409", "413", "422"),
+                body="CustomerInput",
+                params=("on_duplicate",),
+            ),
+        },
+        C + "/{id}": {
+            "get": op("Read a customer (audited)", ("200", "Customer"), errors=e404),
+            "patch": op(
+                "Update a customer (If-Match: its ETag)",
+                ("200", "Customer"),
+                errors=("400", "404", "409", "412", "422"),
+                body="CustomerInput",
+                params=("if_match",),
+            ),
+        },
+        C + "/{id}/merge": {
+            "post": op(
+                "Merge other_id into this customer (supervisor)",
+                ("200", "Customer"),
+                errors=("404", "409", "422"),
+                body="MergeRequest",
+            )
+        },
+        C + "/{id}/identities": {
+            "post": op(
+                "Add a phone, email, chat handle or account",
+                ("200", "Customer"),
+                errors=("404", "409", "422"),
+                body="IdentityInput",
+            )
+        },
+        C + "/{id}/identities/{kind}/{value}": {
+            "delete": op("Remove an identity", ("200", "Customer"), errors=("400", "404"))
+        },
+        C + "/{id}/history": {
+            "get": op(
+                "Changes to a customer, newest first", ("200", "CustomerHistory"), errors=e404
+            )
+        },
+        C + "/{id}/contacts": {
+            "get": op("A customer's contacts", ("200", "ContactPage"), errors=e404, params=PAGING)
+        },
+        "/api/v1/orders": {
+            "get": op(
+                "List orders",
+                ("200", "OrderPage"),
+                errors=("400",),
+                params=("customer_id", "status", "order_number", *PAGING),
+            ),
+            "post": op(
+                "Create an order (supervisor)",
+                ("201", "Order"),
+                errors=(*e409, *e422),
+                body="OrderInput",
+            ),
+        },
+        "/api/v1/orders/bulk": {
+            "post": op(
+                "Import orders: JSON array, JSON Lines, CSV or multipart 'file'",
+                ("200", "ImportReport"),
+                errors=("400", "413"),
+                params=("bulk_on_duplicate",),
+            )
+        },
+        "/api/v1/orders/{id}": {
+            "get": op("Read an order", ("200", "Order"), errors=e404),
+            "patch": op(
+                "Update an order", ("200", "Order"), errors=(*e404, *e422), body="OrderInput"
+            ),
+            "delete": op("Delete an order", ("204", None), errors=e404),
+        },
+        "/api/v1/contacts": {
+            "get": op(
+                "List contacts",
+                ("200", "ContactPage"),
+                errors=("400",),
+                params=("customer_id", "agent_id", "queue", "channel", "from", "to", *PAGING),
+            )
+        },
+        "/api/v1/contacts/{id}": {
+            "get": op("A contact with its messages", ("200", "ContactDetail"), errors=e404)
+        },
+        "/api/v1/users": {
+            "get": op(
+                "List users (admin)",
+                ("200", "UserPage"),
+                errors=("400",),
+                params=("role", "active", *PAGING),
+                tag="admin",
+            ),
+            "post": op(
+                "Create a user (admin)",
+                ("201", "User"),
+                errors=(*e409, *e422),
+                body="UserInput",
+                tag="admin",
+            ),
+        },
+        "/api/v1/users/{id}": {
+            "get": op("Read a user (admin)", ("200", "User"), errors=e404, tag="admin"),
+            "patch": op(
+                "Change role, active, endpoint, skills (admin)",
+                ("200", "User"),
+                errors=(*e404, *e409, *e422),
+                body="UserChanges",
+                tag="admin",
+            ),
+        },
+        "/api/v1/users/{id}/password": {
+            "post": op(
+                "Reset a password (admin)",
+                ("204", None),
+                errors=(*e404, *e422),
+                body="PasswordReset",
+                tag="admin",
+            )
+        },
+        "/api/v1/tokens": {
+            "get": op("List API tokens (admin)", ("200", "TokenList"), tag="admin"),
+            "post": op(
+                "Create an API token; the plain token is in this answer only",
+                ("201", "TokenCreated"),
+                errors=(*e404, *e422),
+                body="TokenInput",
+                tag="admin",
+            ),
+        },
+        "/api/v1/tokens/{id}": {
+            "delete": op("Revoke an API token", ("200", "Token"), errors=e404, tag="admin")
+        },
+    }
+
+
+def _with_path_parameters(items: dict[str, Any]) -> dict[str, Any]:
+    """Declare every ``{name}`` of a path template as a required string path parameter."""
+    for template, item in items.items():
+        names = [part[1:-1] for part in template.split("/") if part.startswith("{")]
+        if names:
+            item["parameters"] = [
+                {"name": n, "in": "path", "required": True, "schema": STR} for n in names
+            ]
+    return items
+
 
 def build_spec(version: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "ccserver REST API", "version": version},
-        "paths": {},
-        "components": {"schemas": {}},
+        "info": {
+            "title": "ccserver REST API",
+            "version": version,
+            "description": "Errors are always {error: {code, message, details}}. Browsers "
+            "send the ccs_csrf cookie value in X-CSRF-Token on POST/PATCH/DELETE; "
+            "integrations use Authorization: Bearer <token>, limited by its scopes.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"session": []}, {"token": []}],
+        "paths": _with_path_parameters(paths()),
+        "components": {
+            "schemas": SCHEMAS,
+            "parameters": PARAMETERS,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "ccs_session"},
+                "token": {"type": "http", "scheme": "bearer"},
+            },
+        },
     }
