@@ -200,3 +200,30 @@ async def test_pending_deliveries_are_restored_after_a_restart() -> None:
         with pytest.raises(UnknownDelivery):
             m.status("old-2@ccs")
     assert [t[2] for t in transport.sent] == [b"x"]
+
+
+async def test_mailer_sends_several_messages_at_once() -> None:
+    class SlowRelay:
+        def __init__(self) -> None:
+            self.in_flight = 0
+            self.peak = 0
+
+        async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            await asyncio.sleep(0.05)
+            self.in_flight -= 1
+            return "250"
+
+    relay = SlowRelay()
+    async with OutboundMailer(OutboundSettings(max_parallel=3), relay) as m:
+        for i in range(7):
+            msg = EmailMessage()
+            msg["From"] = "support@example.com"
+            msg["To"] = f"c{i}@x.example.com"
+            msg.set_content("x")
+            await m.submit(msg, f"p{i}@ccs")
+        async with asyncio.timeout(10):
+            await m.wait_idle()
+        assert all(m.status(f"p{i}@ccs") is DeliveryStatus.SENT for i in range(7))
+    assert relay.peak == 3

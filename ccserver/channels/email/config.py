@@ -66,6 +66,7 @@ class OutboundSettings:
     username: str = ""
     password_env: str = "CCSERVER_SMTP_PASSWORD"
     timeout_seconds: float = 30.0
+    max_parallel: int = 4  # concurrent relay sessions
     max_attempts: int = 8
     backoff_initial_seconds: float = 5.0
     backoff_factor: float = 2.0

@@ -231,8 +231,11 @@ class OutboundMailer:
 
     async def _run(self) -> None:
         while not self._closing:
-            for delivery in self.queue.pop_due(self._clock()):
-                await self._attempt(delivery)
+            due = self.queue.pop_due(self._clock())
+            step = max(1, self.settings.max_parallel)
+            # A few sessions at once: one slow relay answer must not hold up every reply.
+            for i in range(0, len(due), step):
+                await asyncio.gather(*(self._attempt(d) for d in due[i : i + step]))
             next_due = self.queue.next_due()
             now = self._clock()
             if next_due is not None and next_due <= now:
