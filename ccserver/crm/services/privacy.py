@@ -1,0 +1,59 @@
+"""Data-subject requests over HTTP-free services: export everything held about a customer
+(JSON) and erase (anonymise keeping statistics), both audited.
+
+The customer store does the core of both (:mod:`ccserver.crm.customer_privacy`); this
+service adds the workflow records it does not clear — follow-up outcomes, complaint
+order references and PDCA texts that may quote the customer — and the CSI ratings kept
+in survey audit rows, so an erased customer leaves only counts, scores and times behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ccserver.crm.audit import SYSTEM, Actor
+from ccserver.crm.customers import CustomerService
+from ccserver.crm.models import AuditEntry, Complaint, FollowUp, SurveyResponse
+from ccserver.crm.services.surveys import ratings_of
+
+
+class PrivacyService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._customers = CustomerService(sessions)
+
+    async def export(self, customer_id: str, *, actor: Actor = SYSTEM) -> dict[str, Any]:
+        """Every record linked to the customer, as JSON-ready data (audited as ``export``)."""
+        data = await self._customers.export(customer_id, actor=actor)
+        async with self._sessions() as session:
+            ids = [r["id"] for r in data.get("survey_responses", [])]
+            ratings = await ratings_of(session, ids)
+        for r in data.get("survey_responses", []):
+            r["ratings"] = ratings.get(r["id"], {})
+        return data
+
+    async def erase(self, customer_id: str, *, actor: Actor = SYSTEM) -> dict[str, Any]:
+        """Anonymise the customer and its workflow records; counts and scores stay."""
+        view = await self._customers.erase(customer_id, actor=actor)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(FollowUp).where(FollowUp.customer_id == customer_id).values(outcome=None)
+            )
+            await session.execute(
+                update(Complaint)
+                .where(Complaint.customer_id == customer_id)
+                .values(order_ref=None, root_cause=None, corrective_action=None)
+            )
+            ids = select(SurveyResponse.id).where(SurveyResponse.customer_id == customer_id)
+            # Ratings are scores, not PII, but follow-up ids in the same details link back.
+            rows = await session.execute(
+                select(AuditEntry).where(
+                    AuditEntry.entity == "survey_response", AuditEntry.entity_id.in_(ids)
+                )
+            )
+            for (entry,) in rows.all():
+                entry.details = {"ratings": dict(entry.details.get("ratings") or {})}
+        return {"id": view.id, "erased": True}
