@@ -170,6 +170,12 @@ def test_agent_and_supervisor_handle_a_call_live(
         assert barge and barge[-1][2]["mode"] == "barge"
         sup.screenshot(path=str(ARTIFACTS / "supervisor_wallboard.png"))
 
+        card.get_by_role("button", name="Record").click()
+        stop = card.get_by_role("button", name="Stop recording")
+        expect(stop).to_have_attribute("aria-pressed", "true")
+        stop.click()
+        expect(card.get_by_role("button", name="Record")).to_be_visible()
+        assert server.voice.actions(iid)[-2:] == ["record", "stop_record"]
         card.get_by_role("button", name="Resume").click()
         expect(card).not_to_contain_text("on hold")
         card.get_by_role("button", name="Hang up").click()
@@ -247,27 +253,29 @@ def test_unknown_caller_reject_create_customer_search_and_transfer(
         page.keyboard.press("Alt+A")
         expect(page.locator(f'.card.interaction[data-id="{iid}"]')).to_contain_text("connected")
 
-        # Create the customer from the unknown-caller card; the number is prefilled.
-        page.get_by_role("button", name="Create customer").click()
-        form = page.locator("#create-form")
-        expect(form).to_be_visible()
-        expect(form.get_by_label("Phone")).to_have_value("+14155550199")
-        form.get_by_label("Name").fill("Nora Newcomer")
-        form.get_by_role("button", name="Create customer").click()
-        expect(page.locator("#status")).to_contain_text("created")
-        expect(page.locator("#customer-name")).to_have_text("Nora Newcomer")
-
-        # Search finds the seeded customer by name and shows the card.
+        # Link the number to an existing customer found by name.
+        page.get_by_role("button", name="Link to existing").click()
+        expect(page.get_by_label("Search customers")).to_be_focused()
         page.get_by_label("Search customers").fill("Hanako")
         page.get_by_role("button", name="Search").click()
         hit = page.locator("#search-results button", has_text="Hanako Yamada")
         expect(hit).to_be_visible()
         hit.click()
+        expect(page.locator("#status")).to_contain_text("+14155550199 linked to Hanako")
         expect(page.locator("#customer-name")).to_have_text("Hanako Yamada <b>VIP</b>")
+        owner = server.call(CustomerService(server.sessions()).find_by_phone("+1 415 555 0199"))
+        assert owner is not None and owner.id == seeded["customer_id"]
 
-        # Blind transfer to another queue: this leg goes to wrap-up, the caller waits in billing.
+        # Typing survives a frame arriving mid-word; then a blind transfer to another queue:
+        # this leg goes to wrap-up, the caller waits in billing.
         card = page.locator(f'.card.interaction[data-id="{iid}"]')
-        card.get_by_label("Transfer to queue or number").fill("billing")
+        target = card.get_by_label("Transfer to queue or number")
+        target.click()
+        page.keyboard.type("bil")
+        server.call(server.cc.control(iid, seeded["bob_id"], "hold", {}))
+        expect(card).to_contain_text("on hold")  # the card was rebuilt from the frame
+        page.keyboard.type("ling")
+        expect(target).to_have_value("billing")
         card.get_by_role("button", name="Transfer").click()
         expect(page.locator("#wrapup")).to_be_visible()
         legs = [i for i in server.cc.interactions.values() if i.queue == "billing"]
@@ -276,8 +284,25 @@ def test_unknown_caller_reject_create_customer_search_and_transfer(
         page.get_by_role("button", name="Finish wrap-up").click()
         expect(page.locator("#status")).to_contain_text("Wrap-up saved")
         # Ready again after wrap-up: the transferred caller is offered to this agent.
-        expect(page.locator(f'.card.offer[data-id="{legs[0].id}"]')).to_be_visible()
+        leg = page.locator(f'.card.offer[data-id="{legs[0].id}"]')
+        expect(leg).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "console_transfer_offer.png"))
+        leg.get_by_role("button", name="Accept").click()
+
+        # Create a customer from the unknown-caller card; the number is prefilled, and a
+        # number that already belongs to someone is refused with a pointer to linking.
+        page.get_by_role("button", name="Create customer").click()
+        form = page.locator("#create-form")
+        expect(form).to_be_visible()
+        expect(form.get_by_label("Phone")).to_have_value("+14155550199")
+        form.get_by_label("Name").fill("Nora Newcomer")
+        form.get_by_role("button", name="Create customer").click()
+        expect(page.locator("#status")).to_contain_text("Already a customer (C000001)")
+        form.get_by_label("Phone").fill("+1 415 555 0100")
+        form.get_by_role("button", name="Create customer").click()
+        expect(page.locator("#status")).to_contain_text("created")
+        expect(page.locator("#customer-name")).to_have_text("Nora Newcomer")
+        expect(form).to_be_hidden()
         assert errors == []
     finally:
         ctx.close()

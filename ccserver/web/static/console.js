@@ -15,6 +15,7 @@ const st = {
   pops: new Map(), // interaction id -> screen pop (kept after accept)
   dispositions: [],
   selected: null,
+  recording: new Set(), // interaction ids this console started recording
 };
 
 // --- frames -----------------------------------------------------------------------------------
@@ -144,6 +145,13 @@ function renderOffers() {
 function renderInteractions() {
   const box = $("interactions");
   const rows = [...st.interactions.values()].filter((i) => i.state !== "offered");
+  // Frames can arrive while the agent types a transfer target or digits: carry the text,
+  // the caret and the focus over to the re-rendered card.
+  const active = document.activeElement;
+  const typing =
+    active && active.tagName === "INPUT" && box.contains(active)
+      ? { id: active.closest(".card").dataset.id, label: active.getAttribute("aria-label"), value: active.value, caret: active.selectionStart }
+      : null;
   fill(
     box,
     rows.map((i) => {
@@ -152,7 +160,9 @@ function renderInteractions() {
       if (i.state === "connected") {
         controls.push(
           h("button", { type: "button", "aria-keyshortcuts": "Alt+H", onclick: () => control(i.id, i.held ? "unhold" : "hold") }, i.held ? "Resume" : "Hold"),
-          h("button", { type: "button", onclick: () => control(i.id, "record") }, "Record"),
+          st.recording.has(i.id)
+            ? h("button", { type: "button", "aria-pressed": "true", onclick: () => record(i.id, false) }, "Stop recording")
+            : h("button", { type: "button", "aria-pressed": "false", onclick: () => record(i.id, true) }, "Record"),
           h("button", { type: "button", class: "danger", onclick: () => control(i.id, "hangup") }, "Hang up"),
           transferForm(i),
           dtmfForm(i),
@@ -176,6 +186,14 @@ function renderInteractions() {
       );
     }),
   );
+  if (typing) {
+    const input = box.querySelector(`.card[data-id="${CSS.escape(typing.id)}"] input[aria-label="${typing.label}"]`);
+    if (input) {
+      input.value = typing.value;
+      input.focus();
+      if (typing.caret !== null) input.setSelectionRange(typing.caret, typing.caret);
+    }
+  }
 }
 
 function transferForm(i) {
@@ -377,6 +395,14 @@ async function control(id, action, digits) {
   return res;
 }
 
+async function record(id, on) {
+  if (await control(id, on ? "record" : "stop_record")) {
+    if (on) st.recording.add(id);
+    else st.recording.delete(id);
+    renderInteractions();
+  }
+}
+
 async function wrapUp(ev) {
   ev.preventDefault();
   const target = wrapTarget();
@@ -528,6 +554,8 @@ function init() {
     if (q) search(q);
   });
   document.addEventListener("keydown", onKey);
+  // The offer chime needs one user gesture after a page load (browser autoplay rules).
+  for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, unlockAudio, { once: true });
   setInterval(tick, 1000);
   // Join the contact center unless already in it (a page reload keeps the agent's state),
   // then listen.
