@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Interval, and_, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -115,7 +115,9 @@ def _repeat_exists(session: AsyncSession, window_s: float) -> ColumnElement[bool
             func.julianday(later.started_at) - func.julianday(Contact.started_at)
         ) * 86400.0 <= window_s + 0.001
     else:
-        within = later.started_at <= Contact.started_at + dt.timedelta(seconds=window_s)
+        within = later.started_at <= Contact.started_at + literal(
+            dt.timedelta(seconds=window_s), Interval()
+        )
     return exists().where(
         later.customer_id == Contact.customer_id,
         later.direction != "outbound",
@@ -261,7 +263,7 @@ async def followup_kpis_sql(
     dims = check_dimensions(by)
     f = FollowUp
     planned = func.coalesce(f.window_start, f.created_at)
-    dim_cols, join = _dimension_columns(dims, {}, f.customer_id)
+    dim_cols, join = _dimension_columns(dims, {"channel": f.channel}, f.customer_id)
     stmt = select(
         _day(session, planned).label("day"),
         *dim_cols,
