@@ -58,7 +58,7 @@ def _expected_version(request: web.Request, customer_id: str) -> int | None:
 
 # --- customers -----------------------------------------------------------------------------
 async def search_customers(request: web.Request) -> web.Response:
-    api.allowed(request, "customers:read")
+    principal, actor = api.allowed(request, "customers:read")
     limit, offset = api.page_params(request)
     region = api.str_param(request, "region", 2)
     if region is not None and not (len(region) == 2 and region.isalpha()):
@@ -78,6 +78,13 @@ async def search_customers(request: web.Request) -> web.Response:
             offset=offset,
         )
     )
+    if page.items and principal.kind == "session":
+        # A result list shows whole records to a person: one audit row names them all.
+        await (
+            api.crm(request)
+            .audit(request)
+            .record(actor, "search", "customer", None, details={"ids": [c.id for c in page.items]})
+        )
     return web.json_response(page.to_json(CustomerView.to_json))
 
 

@@ -147,6 +147,9 @@ async def test_search_by_name_email_number_and_paging(harness: Harness) -> None:
     assert names == {c["id"] for c in made}
     r, by_mail = await agent.get("/api/v1/customers", params={"q": "PP1@X.org"})
     assert [c["id"] for c in by_mail["items"]] == [made[1]["id"]]
+    audit = AuditLog(harness.app[SERVICES].require_sessions())
+    searches = await audit.query(action="search", actor=harness.user_ids["alice"], limit=1)
+    assert searches[0].details == {"ids": [made[1]["id"]]} and searches[0].ip == "127.0.0.1"
     number = made[2]["customer_number"]
     r, by_number = await agent.get("/api/v1/customers", params={"customer_number": number})
     assert [c["id"] for c in by_number["items"]] == [made[2]["id"]]
