@@ -220,6 +220,10 @@ async def test_contacts_of_a_customer_and_contact_listing(harness: Harness) -> N
     )
     assert [x["queue"] for x in page["items"]] == ["sales"]
     r, page = await agent.get(
+        "/api/v1/contacts", params={"agent_id": harness.user_ids["alice"], "queue": "support"}
+    )
+    assert [x["interaction_id"] for x in page["items"]] == [f"ix-{c['id']}-1"]
+    r, page = await agent.get(
         "/api/v1/contacts",
         params={"customer_id": c["id"], "from": "2026-03-02T00:00:00Z", "to": "2026-03-03"},
     )

@@ -61,6 +61,9 @@ async def test_order_crud(harness: Harness) -> None:
     assert [o["order_number"] for o in page["items"]] == ["SO-9001"]
     r, page = await sup.get("/api/v1/orders", params={"order_number": "SO-9001"})
     assert [o["id"] for o in page["items"]] == [order["id"]]
+    # The customer search box finds a customer by one of their order numbers.
+    r, found = await sup.get("/api/v1/customers", params={"q": "SO-9001"})
+    assert [c["id"] for c in found["items"]] == [cid]
     r, page = await sup.get("/api/v1/orders", params={"status": "nonsense"})
     assert r.status == 400
 
