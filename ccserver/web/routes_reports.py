@@ -1,4 +1,4 @@
-"""Reports API: KPIs by day / week / month × queue / agent / channel / segment, as JSON or
+"""Reports API: KPIs per day / week / month and queue / agent / channel / segment, as JSON or
 exported as CSV and XLSX (supervisors and admins).
 
 ``GET /api/v1/reports/kpis?by=week,queue&since=...&until=...&format=json|csv|xlsx``. The
