@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ccserver.web import pages, routes_admin, routes_console, routes_crm
+from ccserver.web import (
+    pages,
+    routes_admin,
+    routes_console,
+    routes_crm,
+    routes_reports,
+    routes_workflows,
+)
 
 
 def install(app: web.Application) -> None:
@@ -12,3 +19,5 @@ def install(app: web.Application) -> None:
     routes_admin.add_routes(app)
     pages.add_routes(app)
     routes_crm.add_routes(app)
+    routes_workflows.add_routes(app)
+    routes_reports.add_routes(app)
