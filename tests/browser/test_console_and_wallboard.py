@@ -80,6 +80,25 @@ def _login(page: Page, base: str, path: str, username: str) -> None:
     expect(page).to_have_url(base + path)
 
 
+UNNAMED_CONTROLS_JS = """() => [...document.querySelectorAll('button, input, select, textarea')]
+  .filter((el) => !el.closest('[hidden]'))
+  .filter((el) => {
+    const byId = el.id && document.querySelector(`label[for="${el.id}"]`);
+    const name = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+      || (byId && byId.textContent.trim())
+      || (el.closest('label') && el.closest('label').textContent.trim())
+      || (el.tagName === 'BUTTON' && el.textContent.trim());
+    return !name;
+  })
+  .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def _unnamed_controls(page: Page) -> list[str]:
+    """Controls a screen reader would announce without a name."""
+    unnamed: list[str] = page.evaluate(UNNAMED_CONTROLS_JS)
+    return unnamed
+
+
 async def _call(server: LiveServer, customer_id: str | None, caller: str = "+81312345678") -> str:
     cc = server.cc
     i = await cc.new_interaction(
@@ -150,6 +169,11 @@ def test_agent_and_supervisor_handle_a_call_live(
         expect(agent.locator("#pop-body")).to_contain_text("menu=2")
         assert agent.locator("#customer-name b").count() == 0
         agent.screenshot(path=str(ARTIFACTS / "console_offer.png"))
+        assert _unnamed_controls(agent) == []
+        # (the check itself finds a control without a name)
+        agent.evaluate("() => document.body.append(document.createElement('button'))")
+        assert len(_unnamed_controls(agent)) == 1
+        agent.evaluate("() => document.body.lastElementChild.remove()")
 
         offer.get_by_role("button", name="Accept").click()
         card = agent.locator(f'.card.interaction[data-id="{iid}"]')
@@ -169,6 +193,8 @@ def test_agent_and_supervisor_handle_a_call_live(
         barge = [c for c in server.voice.calls if c[0] == "monitor" and c[1] == iid]
         assert barge and barge[-1][2]["mode"] == "barge"
         sup.screenshot(path=str(ARTIFACTS / "supervisor_wallboard.png"))
+        assert _unnamed_controls(sup) == []
+        assert _unnamed_controls(agent) == []  # with the call controls showing
 
         card.get_by_role("button", name="Record").click()
         stop = card.get_by_role("button", name="Stop recording")
