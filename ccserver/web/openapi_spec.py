@@ -281,6 +281,7 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+    "LoggedOut": strict({"ok": BOOL}),
     "Me": strict({"id": STR, "username": STR, "display_name": STR, "role": ROLE, "kind": STR}),
 }
 
@@ -385,6 +386,15 @@ def paths() -> dict[str, Any]:
         },
         "/api/v1/openapi.json": {
             "get": op("This document", ("200", "OpenApiDocument"), public=True, tag="meta")
+        },
+        "/api/v1/auth/logout": {
+            "post": op(
+                "Log out (ends the session; a browser sends its CSRF token)",
+                ("200", "LoggedOut"),
+                errors=("403",),
+                public=True,
+                tag="auth",
+            )
         },
         "/api/v1/auth/me": {"get": op("Who is calling", ("200", "Me"), tag="auth")},
         C: {

@@ -81,7 +81,7 @@ async def test_document_and_routes_agree() -> None:
     app = web.Application()
     routes_crm.add_routes(app)
     auth.add_routes(app)
-    ours = _app_routes(app) - {("POST", "/api/v1/auth/logout")}
+    ours = _app_routes(app)
     assert ours - documented == set(), "routes missing from the OpenAPI document"
     assert documented - ours == set(), "documented operations that do not exist"
     for schema in spec["components"]["schemas"].values():
@@ -266,5 +266,10 @@ async def test_real_responses_validate_against_the_document(harness: Harness) ->
     await conf.call(admin, "GET", T)
     await conf.call(admin, "DELETE", f"{T}/{{id}}", f"{T}/{token['id']}")
     assert (await conf.call(admin, "DELETE", f"{T}/{{id}}", f"{T}/nope"))[0] == 404
+
+    leaving = harness.anonymous()
+    await leaving.login("sup")
+    assert (await conf.call(leaving, "POST", "/api/v1/auth/logout"))[1] == {"ok": True}
+    assert (await conf.call(leaving, "GET", "/api/v1/auth/me"))[0] == 401
 
     assert conf.operations() - conf.covered == set(), "documented operations never exercised"
