@@ -1,0 +1,1 @@
+"""Web chat: the embeddable widget, its WebSocket, and chats as routed interactions."""

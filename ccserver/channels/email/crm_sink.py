@@ -199,7 +199,7 @@ class CrmEmailSink:
         self._by_id.put(delivery.id, known)
         msg = email.message_from_bytes(delivery.data, policy=email.policy.default)
         body = msg.get_body(preferencelist=("plain",)) if hasattr(msg, "get_body") else None
-        text = body.get_content() if body is not None else ""  # type: ignore[union-attr]
+        text = body.get_content() if body is not None else ""
         await self.writer.write(
             self._latest_contact.get(case.case_number, case.case_id),
             "outbound",

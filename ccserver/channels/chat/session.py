@@ -1,0 +1,110 @@
+"""One customer's chat: its numbered frames (for reconnection), its sockets and its limits.
+
+Every frame the customer must not miss carries a per-chat ``seq``; the last frames are kept
+so a widget that reconnects with ``last_seq`` gets exactly what it missed, in order.
+Typing indicators are not numbered (stale ones are useless after a reconnect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ccserver.channels.chat.ivr_driver import ChatIvrDriver
+
+MAX_KEPT_FRAMES = 500
+
+
+class FrameSink(Protocol):
+    async def send_json(self, data: Any) -> None: ...
+
+
+class TokenBucket:
+    """Flood control: ``burst`` messages at once, then ``rate`` per second."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = burst, now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class ChatSession:
+    id: str  # the interaction id
+    case_number: str
+    contact_id: str
+    customer: dict[str, Any]
+    customer_id: str | None
+    bucket: TokenBucket
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    state: str = "ivr"  # ivr | queued | connected | ended
+    driver: ChatIvrDriver | None = None
+    agent_id: str | None = None
+    agent_name: str | None = None
+    queue: str | None = None
+    seq: int = 0
+    frames: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_FRAMES))
+    sockets: set[FrameSink] = field(default_factory=set)
+    alone_since: float | None = None  # no socket attached since then
+    survey_open: bool = False
+    survey_done: bool = False
+    last_customer_seq: int = 0
+    transcript: list[dict[str, Any]] = field(default_factory=list)  # for the agent's console
+    pending: Any = None  # the IVR's first turn, played once the widget is attached
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def emit(self, kind: str, data: dict[str, Any], *, numbered: bool = True) -> int:
+        """Send a frame to every socket of this chat; numbered frames are kept for replay."""
+        frame: dict[str, Any] = {"type": kind, "data": data}
+        if numbered:
+            self.seq += 1
+            frame["seq"] = self.seq
+            self.frames.append(frame)
+        for ws in list(self.sockets):
+            try:
+                await ws.send_json(frame)
+            except Exception:  # a dead socket is dropped; the customer can resume
+                self.sockets.discard(ws)
+        return self.seq
+
+    def missed(self, last_seq: int) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["seq"] > last_seq]
+
+    def attach(self, ws: FrameSink) -> None:
+        self.sockets.add(ws)
+        self.alone_since = None
+
+    def detach(self, ws: FrameSink, now: float) -> None:
+        self.sockets.discard(ws)
+        if not self.sockets:
+            self.alone_since = now
+
+    def add_line(self, sender: str, text: str, at: float, **extra: Any) -> dict[str, Any]:
+        line = {"from": sender, "text": text, "at": at, **extra}
+        self.transcript.append(line)
+        del self.transcript[:-MAX_KEPT_FRAMES]
+        return line
+
+
+def now_s() -> float:
+    return time.time()
+
+
+async def close_sockets(sockets: set[FrameSink]) -> None:
+    for ws in list(sockets):
+        close = getattr(ws, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()

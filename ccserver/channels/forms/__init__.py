@@ -1,0 +1,1 @@
+"""Public web forms (contact, complaint, callback request) and scheduled callbacks."""
