@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ccserver.channels import setup as text_channels
 from ccserver.web import (
     pages,
     routes_admin,
@@ -21,3 +22,4 @@ def install(app: web.Application) -> None:
     routes_crm.add_routes(app)
     routes_workflows.add_routes(app)
     routes_reports.add_routes(app)
+    text_channels.add_routes(app)
