@@ -102,7 +102,7 @@ class WorkflowJobs:
     followup_queue: str = "general"
     complaint_followup_queue: str = "complaints"
     retention_rules: tuple[RetentionRule, ...] = DEFAULT_RULES
-    _last_segmentation: dt.date | None = field(default=None, repr=False)
+    last_segmentation: dt.date | None = field(default=None, repr=False)
     _last_retention: dt.datetime | None = field(default=None, repr=False)
 
     @property
@@ -211,8 +211,8 @@ class WorkflowJobs:
         if self._last_retention is None or at - self._last_retention >= dt.timedelta(hours=1):
             self._last_retention = at
             jobs.append(("retention", self.retention))
-        if at.hour >= 2 and self._last_segmentation != at.date():
-            self._last_segmentation = at.date()
+        if at.hour >= 2 and self.last_segmentation != at.date():
+            self.last_segmentation = at.date()
             jobs.append(("segmentation", self.segmentation))
         for name, job in jobs:
             try:
@@ -256,16 +256,20 @@ SCHEDULER_INTERVAL_S = 30.0
 
 
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
-    """aiohttp cleanup context: run :meth:`WorkflowJobs.tick` every 30 s until shutdown."""
+    """aiohttp cleanup context: run :meth:`WorkflowJobs.tick` every 30 s until shutdown;
+    the jobs are in ``extras["workflow_jobs"]``."""
     from ccserver.app import SERVICES
 
     jobs = jobs_for_app(app)
     app[SERVICES].extras["workflow_jobs"] = jobs
+    # Nightly means at night: a server started at noon segments first at the next 02:00.
+    jobs.last_segmentation = dt.datetime.now(dt.UTC).date()
 
     async def loop() -> None:
         while True:
-            await jobs.tick()
+            # Sleep first: start-up (migrations, demo seeding) finishes before any job runs.
             await asyncio.sleep(SCHEDULER_INTERVAL_S)
+            await jobs.tick()
 
     task = asyncio.create_task(loop(), name="workflow-scheduler")
     try:
