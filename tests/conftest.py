@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -72,21 +74,67 @@ async def _pg_exec(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of an empty database of each kind; the PostgreSQL one is created for this test
-    and dropped after it."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ccserver.db'}"
-        return
+async def _migrate(url: str) -> None:
+    from ccserver.crm.migrate import upgrade
+
+    await upgrade(url)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per test run; each test gets a copy (migrating costs more)."""
+    path = tmp_path_factory.mktemp("template") / "ccserver.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_template() -> Iterator[str]:
+    """One migrated PostgreSQL database per test run, used as the TEMPLATE of each test's
+    database (CREATE DATABASE … TEMPLATE copies files: ~10x faster than migrating)."""
     require_service("PostgreSQL", PG_URL, 5432)
-    name = f"ccs_test_{uuid.uuid4().hex[:16]}"
+    name = f"ccs_tmpl_{uuid.uuid4().hex[:16]}"
     asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"'))
-    base = PG_URL.rsplit("/", 1)[0]
     try:
-        yield f"{base}/{name}"
+        asyncio.run(_migrate(f"{PG_URL.rsplit('/', 1)[0]}/{name}"))
+        yield name
     finally:
         asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def _pg_database(template: str | None) -> Iterator[str]:
+    name = f"ccs_test_{uuid.uuid4().hex[:16]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"{clause}'))
+    try:
+        yield f"{PG_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a migrated (schema at head, no rows) database of each kind, private to this
+    test; the PostgreSQL one is dropped after it."""
+    if request.param == "sqlite":
+        target = tmp_path / "ccserver.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    with _pg_database(request.getfixturevalue("_pg_template")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database (no schema) of each kind, for migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    require_service("PostgreSQL", PG_URL, 5432)
+    with _pg_database(None) as url:
+        yield url
 
 
 @pytest.fixture

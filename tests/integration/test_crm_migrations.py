@@ -19,18 +19,18 @@ def _diff(connection: Connection) -> list[Any]:
     return list(compare_metadata(context, Base.metadata))
 
 
-async def test_fresh_database_has_no_revision_then_head_after_upgrade(db_url: str) -> None:
-    assert await migrate.current(db_url) is None
-    await migrate.upgrade(db_url)
-    assert await migrate.current(db_url) == migrate.head_revision()
+async def test_fresh_database_has_no_revision_then_head_after_upgrade(empty_db_url: str) -> None:
+    assert await migrate.current(empty_db_url) is None
+    await migrate.upgrade(empty_db_url)
+    assert await migrate.current(empty_db_url) == migrate.head_revision()
     # A second upgrade is a no-op, as `ccserver run` does it on every start.
-    await migrate.upgrade(db_url)
-    assert await migrate.current(db_url) == migrate.head_revision()
+    await migrate.upgrade(empty_db_url)
+    assert await migrate.current(empty_db_url) == migrate.head_revision()
 
 
-async def test_migrated_schema_equals_models(db_url: str) -> None:
-    await migrate.upgrade(db_url)
-    engine = create_engine(db_url)
+async def test_migrated_schema_equals_models(empty_db_url: str) -> None:
+    await migrate.upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
     try:
         async with engine.connect() as conn:
             diffs = await conn.run_sync(_diff)
@@ -41,10 +41,10 @@ async def test_migrated_schema_equals_models(db_url: str) -> None:
     assert set(Base.metadata.tables) <= tables
 
 
-async def test_downgrade_to_base_removes_every_table(db_url: str) -> None:
-    await migrate.upgrade(db_url)
-    await migrate.upgrade(db_url, "head")
-    engine = create_engine(db_url)
+async def test_downgrade_to_base_removes_every_table(empty_db_url: str) -> None:
+    await migrate.upgrade(empty_db_url)
+    await migrate.upgrade(empty_db_url, "head")
+    engine = create_engine(empty_db_url)
     try:
         from alembic import command
 
@@ -62,9 +62,9 @@ async def test_downgrade_to_base_removes_every_table(db_url: str) -> None:
     assert not (set(Base.metadata.tables) & tables)
 
 
-async def test_default_roles_are_seeded(db_url: str) -> None:
-    await migrate.upgrade(db_url)
-    engine = create_engine(db_url)
+async def test_default_roles_are_seeded(empty_db_url: str) -> None:
+    await migrate.upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
     try:
         async with session_factory(engine)() as session:
             roles = {r.name: r for r in (await session.scalars(select(Role))).all()}
@@ -75,8 +75,8 @@ async def test_default_roles_are_seeded(db_url: str) -> None:
     assert "supervise" not in roles["agent"].permissions
 
 
-async def test_ping_reports_reachability(db_url: str) -> None:
-    engine = create_engine(db_url)
+async def test_ping_reports_reachability(empty_db_url: str) -> None:
+    engine = create_engine(empty_db_url)
     try:
         assert await ping(engine) is True
     finally:
