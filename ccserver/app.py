@@ -184,6 +184,9 @@ def _part_contexts() -> list[CleanupCtx]:
     """Channels and jobs that start after the contact center (voice, text channels,
     scheduler), in start order; each is an aiohttp cleanup context. Add one line per part."""
     contexts: list[CleanupCtx] = []
+    from ccserver.channels.setup import text_channels_context
+
+    contexts.append(text_channels_context)
     from ccserver.runtime.scheduler import scheduler_ctx
 
     contexts.append(scheduler_ctx)
