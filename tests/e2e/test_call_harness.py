@@ -19,6 +19,7 @@ from sqlalchemy import select
 from ccserver.app import SERVICES, build_app
 from ccserver.channels.voice.channel import VoiceChannel
 from ccserver.channels.voice.setup import start_voice
+from ccserver.crm.customers import CustomerService
 from ccserver.crm.models import Contact
 from ccserver.runtime.contact_center import AgentInfo, ContactCenter
 from ccserver.settings import PACKAGE_ROOT, load_settings
@@ -26,7 +27,8 @@ from ccserver.simulator import AsteriskSimulator
 from ccserver.web.routes_console import CONTACT_CENTER
 
 TIME_SCALE = 0.05  # simulated seconds -> real: prompts 12 ms, agent phones answer in 50 ms
-CALLER = "2025550143"  # a US number: E.164 +12025550143
+CALLER = "2025550143"  # a US number: E.164 +12025550143, a known customer
+OTHER_CALLER = "2025550177"  # another known customer
 
 
 def fast_routing(text: str) -> str:
@@ -116,6 +118,9 @@ async def voice_app(tmp_path: Path) -> AsyncIterator[VoiceApp]:
         else:
             voice = services.extras["voice"]
             voice.simulator.pbx.time_scale = TIME_SCALE
+        customers = CustomerService(services.require_sessions())
+        for n, number in enumerate((CALLER, OTHER_CALLER)):
+            await customers.create({"display_name": f"Caller {n}", "phone": f"+1{number}"})
         try:
             assert voice.port and voice.port > 0
             yield VoiceApp(client, cc, voice, voice.simulator)

@@ -27,9 +27,10 @@ async def vapp(tmp_path: Path) -> AsyncIterator[VoiceApp]:
 
 async def test_call_ivr_queue_agent_hold_transfer_hangup(vapp: VoiceApp) -> None:
     cc, voice, sim = vapp.cc, vapp.voice, vapp.sim
-    customer = await CustomerService(vapp.services.require_sessions()).create(
-        {"display_name": "Ada Caller", "phone": "+1 202 555 0143", "tier": "silver"}
+    customer = await CustomerService(vapp.services.require_sessions()).find_by_phone(
+        "+1 202 555 0143"
     )
+    assert customer is not None
     await vapp.agent("agent1001", ready=False)
     # 1 = English, then 0 = "talk to an agent" in the main menu.
     call = sim.place_call(CALLER, [Press("1"), Press("0"), WaitForAgent(2000)])
