@@ -550,6 +550,70 @@ def paths() -> dict[str, Any]:
     }
 
 
+def _body(props: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
+    return {"type": "object", "properties": props, "required": list(required)}
+
+
+# The agent console and supervisor actions (ccserver/web/routes_console.py): live state, so
+# their answers are documented as objects; the WebSocket /ws carries the details.
+CONSOLE_SCHEMAS: dict[str, Schema] = {
+    "ConsoleResult": {"type": "object", "description": "agent snapshot, state or interaction"},
+    "StateChange": _body(
+        {"state": {"enum": ["ready", "not_ready", "logged_out"]}, "reason": null(STR)},
+        ("state",),
+    ),
+    "Control": _body(
+        {
+            "action": {"enum": ["hold", "unhold", "hangup", "record", "stop_record", "dtmf"]},
+            "digits": null({"type": "string", "pattern": "^[0-9*#]{1,32}$"}),
+        },
+        ("action",),
+    ),
+    "Transfer": _body({"queue": null(STR), "agent_id": null(STR), "number": null(STR)}),
+    "WrapUp": _body({"disposition": null(STR), "notes": null(STR), "fcr": null(BOOL)}),
+    "Force": _body({"state": {"enum": ["not_ready", "logged_out"]}, "reason": STR}, ("state",)),
+    "Monitor": _body({"mode": {"enum": ["listen", "whisper", "barge"]}}, ("mode",)),
+    "Move": _body({"queue": null(STR), "priority": null(INT)}),
+}
+
+
+def console_paths() -> dict[str, Any]:
+    live = ("404", "409", "422")
+
+    def action(summary: str, body: str | None = None, tag: str = "console") -> dict[str, Any]:
+        return {"post": op(summary, ("200", "ConsoleResult"), errors=live, body=body, tag=tag)}
+
+    i = "/api/v1/interactions/{id}"
+    sup = "/api/v1/supervisor"
+    return {
+        "/api/v1/console/login": action("Start the console session (log the agent in)"),
+        "/api/v1/console/state": action("Set ready / not ready / logged out", "StateChange"),
+        "/api/v1/console/snapshot": {
+            "get": op("The agent's state and interactions", ("200", "ConsoleResult"), tag="console")
+        },
+        f"{i}/accept": action("Accept an offered interaction"),
+        f"{i}/reject": action("Reject an offered interaction"),
+        f"{i}/control": action("Hold, unhold, hang up, record, send DTMF", "Control"),
+        f"{i}/transfer": action("Transfer to a queue, an agent or a number", "Transfer"),
+        f"{i}/wrap-up": action("Finish wrap-up with a disposition", "WrapUp"),
+        f"{sup}/wallboard": {
+            "get": op("Queues and agents now", ("200", "ConsoleResult"), tag="supervisor")
+        },
+        f"{sup}/agents/{{agent_id}}/force": action("Force an agent's state", "Force", "supervisor"),
+        f"{sup}/interactions/{{id}}/monitor": action(
+            "Listen, whisper or barge", "Monitor", "supervisor"
+        ),
+        f"{sup}/interactions/{{id}}/move": action(
+            "Move to another queue or priority", "Move", "supervisor"
+        ),
+        "/api/v1/admin/reload": {
+            "post": op(
+                "Reload routing and IVR configuration", ("200", "ConsoleResult"), tag="admin"
+            )
+        },
+    }
+
+
 def _with_path_parameters(items: dict[str, Any]) -> dict[str, Any]:
     """Declare every ``{name}`` of a path template as a required string path parameter."""
     for template, item in items.items():
@@ -573,9 +637,9 @@ def build_spec(version: str) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"session": []}, {"token": []}],
-        "paths": _with_path_parameters(paths()),
+        "paths": _with_path_parameters({**paths(), **console_paths()}),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **CONSOLE_SCHEMAS},
             "parameters": PARAMETERS,
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "ccs_session"},

@@ -16,7 +16,7 @@ from test_api_harness import Api, Harness
 
 from ccserver.app import SERVICES
 from ccserver.crm.contacts import ContactService
-from ccserver.web import auth, openapi, routes_crm
+from ccserver.web import auth, openapi, routes_admin, routes_console, routes_crm
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 harness = _harness.harness  # the shared fixture
@@ -80,6 +80,8 @@ async def test_document_and_routes_agree() -> None:
     documented = Conformance(spec).operations()
     app = web.Application()
     routes_crm.add_routes(app)
+    routes_console.add_routes(app)
+    routes_admin.add_routes(app)
     auth.add_routes(app)
     ours = _app_routes(app)
     assert ours - documented == set(), "routes missing from the OpenAPI document"
@@ -266,6 +268,44 @@ async def test_real_responses_validate_against_the_document(harness: Harness) ->
     await conf.call(admin, "GET", T)
     await conf.call(admin, "DELETE", f"{T}/{{id}}", f"{T}/{token['id']}")
     assert (await conf.call(admin, "DELETE", f"{T}/{{id}}", f"{T}/nope"))[0] == 404
+
+    # --- console, supervisor, administration ---
+    ghost = "/api/v1/interactions/no-such-interaction"
+    status, _ = await conf.call(agent, "POST", "/api/v1/console/login")
+    assert status == 200
+    state = {"state": "not_ready", "reason": "break"}
+    assert (await conf.call(agent, "POST", "/api/v1/console/state", json=state))[0] == 200
+    assert (await conf.call(agent, "POST", "/api/v1/console/state", json={"state": "x"}))[0] == 422
+    await conf.call(agent, "GET", "/api/v1/console/snapshot")
+    for verb, body in (
+        ("accept", None),
+        ("reject", None),
+        ("control", {"action": "hold"}),
+        ("transfer", {"queue": "sales"}),
+        ("wrap-up", {"disposition": "resolved"}),
+    ):
+        template = "/api/v1/interactions/{id}/" + verb
+        status, _ = await conf.call(agent, "POST", template, f"{ghost}/{verb}", json=body)
+        assert status == 404, (verb, status)
+    assert (await conf.call(agent, "GET", "/api/v1/supervisor/wallboard"))[0] == 403
+    await conf.call(sup, "GET", "/api/v1/supervisor/wallboard")
+    force = "/api/v1/supervisor/agents/{agent_id}/force"
+    alice = harness.user_ids["alice"]
+    path = f"/api/v1/supervisor/agents/{alice}/force"
+    assert (await conf.call(sup, "POST", force, path, json={"state": "logged_out"}))[0] == 200
+    assert (await conf.call(sup, "POST", force, path, json={"state": "logged_out"}))[0] == 409
+    nobody = "/api/v1/supervisor/agents/nobody/force"
+    assert (await conf.call(sup, "POST", force, nobody, json={"state": "logged_out"}))[0] == 404
+    sup_ghost = "/api/v1/supervisor/interactions/no-such-interaction"
+    monitor = {"mode": "listen"}
+    tmpl = "/api/v1/supervisor/interactions/{id}/"
+    assert (await conf.call(sup, "POST", tmpl + "monitor", f"{sup_ghost}/monitor", json=monitor))[
+        0
+    ] == 404
+    move = {"queue": "sales"}
+    assert (await conf.call(sup, "POST", tmpl + "move", f"{sup_ghost}/move", json=move))[0] == 404
+    assert (await conf.call(sup, "POST", "/api/v1/admin/reload"))[0] == 403
+    assert (await conf.call(admin, "POST", "/api/v1/admin/reload"))[0] == 200
 
     leaving = harness.anonymous()
     await leaving.login("sup")
