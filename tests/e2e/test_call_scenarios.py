@@ -156,3 +156,21 @@ async def test_supervisor_monitor_modes_originate_chanspy(vapp: VoiceApp) -> Non
     sim.hangup(call.name)  # type: ignore[attr-defined]
     await eventually(lambda: spy.name not in sim.channels, what="spy ends with the call")
     _ = Talk  # script step kept available for longer calls
+
+
+async def test_long_wait_offers_callback_and_caller_accepts(vapp: VoiceApp) -> None:
+    cc, voice = vapp.cc, vapp.voice
+    voice.callback_offer_after_s = 0.0  # every wait counts as long here
+    # After the menu, a pause (so "1" is not taken as barge-in on "please hold"), then "1"
+    # at the first prompt that listens: the callback offer after the announcement.
+    script = [Press("1"), Press("0"), Wait(4), Press("1"), WaitForAgent(100)]
+    call = vapp.sim.place_call(CALLER, script)
+    iid = await eventually(lambda: next(iter(voice.by_interaction), None), what="call")
+    await asyncio.wait_for(call.finished, 5)
+    contact = await vapp.contact(iid)
+    assert contact.outcome == "callback_requested" and contact.queue == "general"
+    callback = next(i for i in cc.interactions.values() if i.channel.value == "callback")
+    assert callback.state == InteractionState.QUEUED and callback.queue == "general"
+    assert callback.attributes["callback_number"] == "+12025550143"
+    assert callback.attributes["related_contact_id"] == contact.id
+    assert callback.customer_id == contact.customer_id is not None
