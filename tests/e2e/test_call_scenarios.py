@@ -12,7 +12,7 @@ import pytest
 from test_call_harness import CALLER, OTHER_CALLER, VoiceApp, eventually, voice_app
 
 from ccserver.domain import InteractionState
-from ccserver.simulator import Hangup, Press, Talk, Wait, WaitForAgent
+from ccserver.simulator import Hangup, Press, Step, Talk, Wait, WaitForAgent
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ async def test_long_wait_offers_callback_and_caller_accepts(vapp: VoiceApp) -> N
     voice.callback_offer_after_s = 0.0  # every wait counts as long here
     # After the menu, a pause (so "1" is not taken as barge-in on "please hold"), then "1"
     # at the first prompt that listens: the callback offer after the announcement.
-    script = [Press("1"), Press("0"), Wait(4), Press("1"), WaitForAgent(100)]
+    script: list[Step] = [Press("1"), Press("0"), Wait(4), Press("1"), WaitForAgent(100)]
     call = vapp.sim.place_call(CALLER, script)
     iid = await eventually(lambda: next(iter(voice.by_interaction), None), what="call")
     await asyncio.wait_for(call.finished, 5)

@@ -12,7 +12,10 @@ Asterisk at ``asterisk.host:port``; "off" returns a disabled channel (``dial_out
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
+
+from aiohttp import web
 
 from ccserver.ami import AmiConnection, ExponentialBackoff, Retry
 from ccserver.channels.voice.channel import VoiceChannel
@@ -98,3 +101,17 @@ async def start_voice(
     cc.register(Channel.VOICE, voice)
     services.extras["voice"] = voice
     return voice
+
+
+async def voice_context(app: web.Application) -> AsyncIterator[None]:
+    """aiohttp cleanup context for ``app.py``'s ``_part_contexts()``: start voice after the
+    contact center, stop it (hang up nothing; just let go of the AMI link) at shutdown."""
+    from ccserver.app import SERVICES
+    from ccserver.web.routes_console import CONTACT_CENTER
+
+    services = app[SERVICES]
+    voice = await start_voice(services.settings, app[CONTACT_CENTER], services)
+    try:
+        yield
+    finally:
+        await voice.close()
