@@ -40,7 +40,8 @@ async def test_simulator_mode_context_starts_and_stops(tmp_path: Path) -> None:
     async with TestClient(TestServer(app)):
         voice: VoiceChannel = app[SERVICES].extras["voice"]
         assert app[CONTACT_CENTER].adapters[Channel.VOICE] is voice
-        assert voice.port and voice.port > 0 and voice.conn.connected
+        assert voice.port and voice.port > 0
+        assert voice.conn is not None and voice.conn.connected
         port = voice.port
         # A real AMI client can log in to the simulator the app started.
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
