@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 PG_URL = os.environ.get("CCSERVER_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CCSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -135,6 +136,25 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     require_service("PostgreSQL", PG_URL, 5432)
     with _pg_database(None) as url:
         yield url
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on this test's migrated database (both back ends)."""
+    from ccserver.crm.database import create_engine
+
+    eng = create_engine(db_url)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    from ccserver.crm.database import session_factory
+
+    return session_factory(engine)
 
 
 @pytest.fixture

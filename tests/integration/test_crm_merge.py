@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -11,25 +10,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ccserver.crm import migrate
 from ccserver.crm.audit import Actor, AuditLog
 from ccserver.crm.customers import CustomerService
-from ccserver.crm.database import create_engine, session_factory
 from ccserver.crm.errors import MergeRefused
 from ccserver.crm.models import Complaint, Contact, FollowUp, Order, SurveyResponse
 
 NOW = dt.datetime(2026, 5, 1, 9, 30, tzinfo=dt.UTC)
 SUP = Actor("u-sup", "supervisor", "10.1.1.1")
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await migrate.upgrade(db_url)
-    engine = create_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ccserver.crm import migrate
 from ccserver.crm.audit import Actor, AuditLog
 from ccserver.crm.contacts import ContactFilters, ContactService, contact_to_json
 from ccserver.crm.customers import CustomerService
-from ccserver.crm.database import create_engine, session_factory
 from ccserver.crm.errors import (
     ContactNotFound,
     CustomerNotFound,
@@ -24,16 +21,6 @@ from ccserver.crm.errors import (
 from ccserver.crm.orders import OrderService
 
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await migrate.upgrade(db_url)
-    engine = create_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_orders(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ccserver.crm import migrate
 from ccserver.crm.audit import Actor, AuditLog
 from ccserver.crm.contacts import ContactService
 from ccserver.crm.customers import CustomerService
-from ccserver.crm.database import create_engine, session_factory
 from ccserver.crm.errors import CustomerNotFound
 from ccserver.crm.models import Complaint, Contact, CustomerHistory, Message
 
 T0 = dt.datetime(2026, 4, 1, 12, 0, tzinfo=dt.UTC)
 DPO = Actor("u-dpo", "admin", "10.9.9.9")
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await migrate.upgrade(db_url)
-    engine = create_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _customer_with_records(

@@ -8,18 +8,15 @@ million-customer site notices.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ccserver.crm import migrate
 from ccserver.crm.contacts import ContactFilters, _conditions
 from ccserver.crm.customer_rows import IDENTITY_LOOKUP
 from ccserver.crm.customer_search import _name_prefix
-from ccserver.crm.database import create_engine
 from ccserver.crm.models import ApiToken, AuditEntry, Contact, Customer, Order
 from ccserver.crm.users import hash_token
 
@@ -70,16 +67,6 @@ UNIQUE_TABLES = {
     "uq_orders_order_number": "orders",
     "uq_api_tokens_token_hash": "api_tokens",
 }
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    await migrate.upgrade(db_url)
-    eng = create_engine(db_url)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
 
 
 async def explain(engine: AsyncEngine, stmt: Any) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from argon2 import PasswordHasher
@@ -11,9 +10,7 @@ from argon2.profiles import CHEAPEST
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ccserver.crm import migrate
 from ccserver.crm.audit import Actor, AuditLog
-from ccserver.crm.database import create_engine, session_factory
 from ccserver.crm.errors import (
     DuplicateUser,
     InvalidCredentials,
@@ -25,16 +22,6 @@ from ccserver.crm.models import ApiToken, User
 from ccserver.crm.users import UserService, hash_token
 
 ADMIN = Actor("u-admin", "admin", "192.0.2.1")
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await migrate.upgrade(db_url)
-    engine = create_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

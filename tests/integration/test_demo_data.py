@@ -4,7 +4,6 @@ services (caller-ID lookup, login), and the same rows for the same seed."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,6 @@ from ccserver.crm.models import (
 from ccserver.crm.users import UserService
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    await upgrade(db_url)
-    e = create_engine(db_url)
-    yield e
-    await e.dispose()
 
 
 async def _count(engine: AsyncEngine, model: Any) -> int:

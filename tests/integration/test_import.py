@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,20 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ccserver.crm.customers import CustomerService
-from ccserver.crm.database import create_engine, session_factory
+from ccserver.crm.database import session_factory
 from ccserver.crm.importer import ImportFileError, import_customers, import_orders
-from ccserver.crm.migrate import upgrade
 from ccserver.crm.models import AuditEntry, Customer, CustomerIdentity, Order
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "import"
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    await upgrade(db_url)
-    e = create_engine(db_url)
-    yield e
-    await e.dispose()
 
 
 async def count(engine: AsyncEngine, model: type[object]) -> int:
