@@ -14,10 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete
 
+from ccserver.app import SERVICES
 from ccserver.crm.audit import add_audit
 from ccserver.crm.contacts import ContactFilters, contact_to_json, message_to_json
 from ccserver.crm.customer_views import CustomerView
@@ -27,7 +28,7 @@ from ccserver.crm.importer import import_orders
 from ccserver.crm.models import Order
 from ccserver.crm.orders import ORDER_STATUSES
 from ccserver.domain import Channel
-from ccserver.errors import BadRequest, StaleWrite
+from ccserver.errors import BadRequest, PayloadTooLarge, StaleWrite
 from ccserver.web import api_support as api
 
 CUSTOMERS = "/api/v1/customers"
@@ -271,6 +272,18 @@ def _bulk_format(request: web.Request) -> str:
     )
 
 
+async def _read_bounded(part: BodyPartReader, limit: int) -> bytes:
+    """A multipart part is streamed, outside aiohttp's body limit: enforce it here."""
+    data = bytearray()
+    while chunk := await part.read_chunk():
+        data += chunk
+        if len(data) > limit:
+            raise PayloadTooLarge(
+                "request body is larger than the limit", details={"limit_bytes": limit}
+            )
+    return bytes(data)
+
+
 async def _bulk_payload(request: web.Request) -> tuple[bytes, str]:
     """The uploaded rows as bytes of a CSV or JSON Lines file, and that file's format."""
     kind = _bulk_format(request)
@@ -283,10 +296,12 @@ async def _bulk_payload(request: web.Request) -> tuple[bytes, str]:
     if kind == "multipart":
         reader = await request.multipart()
         async for part in reader:
-            if getattr(part, "name", None) == "file":
-                filename = getattr(part, "filename", None) or ""
-                data = await part.read()  # type: ignore[union-attr]
-                return bytes(data), "csv" if filename.lower().endswith(".csv") else "jsonl"
+            if isinstance(part, BodyPartReader) and part.name == "file":
+                data = await _read_bounded(
+                    part, request.app[SERVICES].settings.server.max_body_bytes
+                )
+                filename = (part.filename or "").lower()
+                return data, "csv" if filename.endswith(".csv") else "jsonl"
         raise BadRequest("the multipart upload has no 'file' field")
     return await request.read(), kind
 
@@ -296,8 +311,6 @@ async def bulk_orders(request: web.Request) -> web.Response:
     on_duplicate = api.one_of(request, "on_duplicate", {"skip", "update"}) or "skip"
     payload, fmt = await _bulk_payload(request)
     services = api.crm(request)
-    from ccserver.app import SERVICES
-
     engine = request.app[SERVICES].engine
     assert engine is not None
     with tempfile.TemporaryDirectory(prefix="ccs-bulk-") as tmp:

@@ -3,10 +3,14 @@ Lines, CSV, multipart upload) with a per-row error report."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import test_api_harness as _harness
 from aiohttp import FormData
 from test_api_harness import Harness, error_of
+
+from ccserver.app import SERVICES
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 harness = _harness.harness  # the shared fixture
@@ -129,6 +133,12 @@ async def test_bulk_jsonl_csv_and_upload(harness: Harness) -> None:
     )
     r, report = await sup.call("POST", "/api/v1/orders/bulk", data=form)
     assert r.status == 200 and report["imported"] == 1, report
+    limit = harness.app[SERVICES].settings.server.max_body_bytes
+    huge = FormData()
+    upload = io.BytesIO(b"x" * (limit + 1))
+    huge.add_field("file", upload, filename="orders.csv", content_type="text/csv")
+    r, body = await sup.call("POST", "/api/v1/orders/bulk", data=huge)
+    assert r.status == 413 and error_of(body)["code"] == "payload_too_large"
     r, page = await sup.get("/api/v1/orders", params={"order_number": "U-1"})
     assert page["items"][0]["total"] == "12.50"
     r, _ = await sup.call(
