@@ -19,7 +19,7 @@ from aiohttp import web
 from ccserver.app import SERVICES, build_app
 from ccserver.domain import Interaction
 from ccserver.runtime.contact_center import ContactCenter
-from ccserver.settings import load_settings
+from ccserver.settings import PACKAGE_ROOT, load_settings
 from ccserver.web.routes_console import CONTACT_CENTER
 
 T = TypeVar("T")
@@ -49,6 +49,8 @@ timezone = "UTC"
 calendar = "always"
 service_level = { percent = 80, seconds = 20 }
 [queues.billing]
+calendar = "always"
+[queues.general]
 calendar = "always"
 """
 
@@ -91,6 +93,11 @@ class LiveServer:
         routing = data_dir / "routing.toml"
         data_dir.mkdir(parents=True, exist_ok=True)
         routing.write_text(ROUTING_TOML)
+        # The inbound SMTP listener on a free port, not the shipped 2525.
+        email = data_dir / "email.toml"
+        email.write_text(
+            (PACKAGE_ROOT / "config" / "email.toml").read_text().replace("port = 2525", "port = 0")
+        )
         self.settings = load_settings(
             environ={
                 "CCSERVER_SERVER__DATA_DIR": str(data_dir),
@@ -98,6 +105,7 @@ class LiveServer:
                 "CCSERVER_ASTERISK__MODE": "simulator",
                 "CCSERVER_ASTERISK__SIMULATOR_PORT": "0",
                 "CCSERVER_PATHS__ROUTING": str(routing),
+                "CCSERVER_PATHS__EMAIL": str(email),
                 "CCSERVER_LOGGING__LEVEL": "warning",
             }
         )

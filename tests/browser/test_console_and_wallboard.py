@@ -9,7 +9,9 @@ watches the agent change state live and barges in.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -39,7 +41,9 @@ async def _seed(server: LiveServer) -> dict[str, Any]:
     agent = await users.create_user(
         "alice", PASSWORD, role="agent", display_name="Alice Martin", endpoint="PJSIP/1001"
     )
-    bob = await users.create_user("bob", PASSWORD, role="agent", display_name="Bob Chen")
+    bob = await users.create_user(
+        "bob", PASSWORD, role="agent", display_name="Bob Chen", skills={"lang.en": 3}
+    )
     await users.create_user("sam", PASSWORD, role="supervisor", display_name="Sam Supervisor")
     customer = await CustomerService(sessions).create(
         {
@@ -411,3 +415,102 @@ def test_supervisor_moves_a_waiting_call_forces_an_agent_and_sees_alerts(
 
     actions = server.call(audited())
     assert {"move_interaction", "force_logged_out", "force_not_ready"} <= set(actions)
+
+
+class ChatCustomer:
+    """A customer in the chat widget, played by the `websockets` library on the server's
+    loop (the socket lives there between steps)."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+        self.ws: Any = None
+
+    async def _recv_until(self, kind: str, pred: Any = None) -> dict[str, Any]:
+        async with asyncio.timeout(15):
+            while True:
+                frame: dict[str, Any] = json.loads(await self.ws.recv())
+                if frame["type"] == kind and (pred is None or pred(frame)):
+                    return frame
+
+    async def _send(self, kind: str, **data: Any) -> None:
+        await self.ws.send(json.dumps({"type": kind, "data": data}))
+
+    async def _start(self) -> str:
+        import websockets
+
+        self.ws = await websockets.connect(self.server.url.replace("http", "ws") + "/chat/ws")
+        await self._send(
+            "start", name="Chat <i>Customer</i>", email="chat.customer@example.com",
+            phone="+1 415 555 0177", topic="other", consent=True,
+        )  # fmt: skip
+        session = (await self._recv_until("session"))["data"]
+        has_buttons = lambda f: bool(f["data"].get("buttons"))  # noqa: E731
+        await self._recv_until("msg", has_buttons)
+        await self._send("choice", value="1")  # English
+        await self._recv_until("msg", has_buttons)
+        await self._send("choice", value="0")  # an agent, please
+        return str(session["chat_id"])
+
+    def start(self) -> str:
+        return self.server.call(self._start())
+
+    def say(self, text: str) -> None:
+        self.server.call(self._send("message", text=text))
+
+    def hears(self, sender: str) -> str:
+        frame = self.server.call(self._recv_until("msg", lambda f: f["data"]["from"] == sender))
+        return str(frame["data"]["text"])
+
+    def close(self) -> None:
+        if self.ws is not None:
+            self.server.call(self.ws.close())
+
+
+def test_agent_chats_with_a_customer_in_the_chat_pane(
+    live_server: LiveServer, browser: Any, seeded: dict[str, Any]
+) -> None:
+    server = live_server
+    server.call(_only_agent(server, seeded["bob_id"]))
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    customer = ChatCustomer(server)
+    try:
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        _login(page, server.url, "/console", "bob")
+        expect(page.locator("#link")).to_have_attribute("aria-label", "Connection: open")
+        if page.locator("#agent-state").inner_text() != "ready":
+            page.get_by_role("button", name="Ready", exact=True).click()
+        expect(page.locator("#agent-state")).to_have_text("ready")
+
+        chat_id = customer.start()
+        offer = page.locator(f'.card.offer[data-id="{chat_id}"]')
+        expect(offer).to_contain_text("Incoming chat")
+        offer.get_by_role("button", name="Accept").click()
+        card = page.locator(f'.card.interaction[data-id="{chat_id}"]')
+        log = card.get_by_role("log")
+        expect(log).to_be_visible()
+        expect(card.get_by_role("button", name="End chat")).to_be_visible()
+        expect(card.get_by_role("button", name="Hold")).to_have_count(0)
+
+        hostile = "<img src=x onerror=alert(1)> where is my parcel?"
+        customer.say(hostile)
+        expect(log).to_contain_text(hostile)  # shown as text
+        assert log.locator("img").count() == 0
+
+        card.get_by_role("textbox", name="Chat message").fill("Let me check that for you.")
+        card.get_by_role("button", name="Send").click()
+        assert customer.hears("agent") == "Let me check that for you."
+        expect(log).to_contain_text("You Let me check that for you.")
+        page.screenshot(path=str(ARTIFACTS / "console_chat.png"))
+
+        card.get_by_role("button", name="End chat").click()
+        expect(page.locator("#wrapup")).to_be_visible()
+        page.locator("#wrapup").get_by_label("Disposition").select_option("info_given")
+        page.get_by_role("button", name="Finish wrap-up").click()
+        expect(page.locator("#status")).to_contain_text("Wrap-up saved")
+        expect(card).to_have_count(0)
+        assert errors == []
+    finally:
+        customer.close()
+        ctx.close()

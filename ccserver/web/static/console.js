@@ -5,6 +5,7 @@ import {
   api, attempt, chime, clock, duration, fill, h, Live, logout, notify, unlockAudio, $,
 } from "/static/common.js";
 import { initCustomerTools, renderPop } from "/static/console_customer.js";
+import { chatEnded, chatHistory, chatLine, chatTyping, forget, textPane } from "/static/console_text.js";
 
 const REASONS = ["break", "lunch", "training", "meeting", "after_call_work", "coaching"];
 const TERMINAL = new Set(["completed", "abandoned"]);
@@ -56,6 +57,7 @@ const live = new Live(
     interaction(data) {
       if (TERMINAL.has(data.state)) {
         st.interactions.delete(data.id);
+        forget(data.id);
         st.offers.delete(data.id);
         if (st.selected === data.id) st.selected = [...st.interactions.keys()].at(-1) || null;
       } else {
@@ -63,6 +65,25 @@ const live = new Live(
         if (data.state !== "offered") st.offers.delete(data.id);
       }
       render();
+    },
+    chat_message(data) {
+      chatLine(data);
+      renderInteractions();
+    },
+    chat_history(data) {
+      chatHistory(data);
+      renderInteractions();
+    },
+    chat_typing(data) {
+      chatTyping(data);
+      renderInteractions();
+    },
+    chat_ended(data) {
+      chatEnded(data);
+      renderInteractions();
+    },
+    callback_result(data) {
+      notify(`Callback: ${data.status || data.outcome || "done"}.`);
     },
     agent_state(data) {
       setAgent(data);
@@ -150,7 +171,7 @@ function renderInteractions() {
   // the caret and the focus over to the re-rendered card.
   const active = document.activeElement;
   const typing =
-    active && active.tagName === "INPUT" && box.contains(active)
+    active && ["INPUT", "TEXTAREA"].includes(active.tagName) && box.contains(active)
       ? { id: active.closest(".card").dataset.id, label: active.getAttribute("aria-label"), value: active.value, caret: active.selectionStart }
       : null;
   fill(
@@ -158,7 +179,12 @@ function renderInteractions() {
     rows.map((i) => {
       const selected = st.selected === i.id;
       const controls = [];
-      if (i.state === "connected") {
+      if (i.state === "connected" && i.channel !== "voice") {
+        controls.push(
+          h("button", { type: "button", class: "danger", onclick: () => control(i.id, "hangup") }, i.channel === "chat" ? "End chat" : "Close"),
+          transferForm(i),
+        );
+      } else if (i.state === "connected") {
         controls.push(
           h("button", { type: "button", "aria-keyshortcuts": "Alt+H", onclick: () => control(i.id, i.held ? "unhold" : "hold") }, i.held ? "Resume" : "Hold"),
           st.recording.has(i.id)
@@ -184,11 +210,12 @@ function renderInteractions() {
         h("h3", {}, `${i.channel} · ${i.caller || "unknown"} `, h("span", { class: `badge s-${i.state}` }, i.held ? "on hold" : i.state.replace("_", " "))),
         h("p", { class: "muted" }, `queue ${i.queue || "–"} · talk `, h("span", { class: "since", "data-since": i.timestamps.connected || i.timestamps.first_connected || "" }, "")),
         h("div", { class: "actions" }, controls),
+        textPane(i, renderInteractions),
       );
     }),
   );
   if (typing) {
-    const input = box.querySelector(`.card[data-id="${CSS.escape(typing.id)}"] input[aria-label="${typing.label}"]`);
+    const input = box.querySelector(`.card[data-id="${CSS.escape(typing.id)}"] [aria-label="${typing.label}"]`);
     if (input) {
       input.value = typing.value;
       input.focus();
@@ -355,6 +382,7 @@ async function wrapUp(ev) {
   const done = await attempt(() => api("POST", `/api/v1/interactions/${target.id}/wrap-up`, body));
   if (done) {
     st.interactions.delete(target.id);
+    forget(target.id);
     if (st.selected === target.id) st.selected = null;
     $("wrapup").reset();
     notify("Wrap-up saved.");

@@ -1,0 +1,123 @@
+// Text channels in the console: a chat pane per connected chat (several at once, up to the
+// agent's capacity) and an email reply pane. Customer lines arrive as `chat_message` frames;
+// the agent's own lines come back from POST /api/v1/interactions/{id}/chat. Chat text is
+// shown with textContent only, so whatever a customer types stays text.
+import { api, attempt, h, notify } from "/static/common.js";
+
+const MAX_LINES = 200;
+const transcripts = new Map(); // interaction id -> [{from, text, at, name?, whisper?}]
+const ended = new Set();
+let lastTyping = 0;
+
+export function chatLine(data) {
+  const lines = transcripts.get(data.interaction_id) || [];
+  lines.push(data);
+  transcripts.set(data.interaction_id, lines.slice(-MAX_LINES));
+}
+
+// The conversation so far (the bot / IVR part), sent once the agent has accepted.
+export function chatHistory(data) {
+  transcripts.set(data.interaction_id, (data.lines || []).slice(-MAX_LINES));
+}
+
+const typingUntil = new Map(); // interaction id -> ms until which "customer is typing" shows
+
+export function chatTyping(data) {
+  typingUntil.set(data.interaction_id, Date.now() + 4000);
+}
+
+export function chatEnded(data) {
+  ended.add(data.interaction_id);
+  notify(data.by === "customer" ? "The customer left the chat." : "The chat ended.", "warn");
+}
+
+export function forget(id) {
+  transcripts.delete(id);
+  typingUntil.delete(id);
+  ended.delete(id);
+}
+
+function who(line) {
+  if (line.whisper) return `${line.name || "Supervisor"} (whisper)`;
+  if (line.from === "agent") return "You";
+  if (line.from === "customer") return "Customer";
+  return line.name || line.from;
+}
+
+function chatPane(i, rerender) {
+  const log = h(
+    "ol",
+    { class: "chat-log", role: "log", "aria-live": "polite", "aria-label": `Chat with ${i.caller || "customer"}` },
+    (transcripts.get(i.id) || []).map((l) =>
+      h("li", { class: `chat-line from-${l.whisper ? "whisper" : l.from}` }, h("span", { class: "chat-who" }, who(l)), " ", l.text),
+    ),
+  );
+  if (ended.has(i.id)) return h("div", { class: "chat" }, log, h("p", { class: "muted" }, "Chat ended."));
+  const typing = (typingUntil.get(i.id) || 0) > Date.now() ? "Customer is typing…" : "";
+  const input = h("input", {
+    "aria-label": "Chat message",
+    maxlength: 2000,
+    autocomplete: "off",
+    oninput: () => {
+      // Tell the customer the agent is typing, at most every 3 s.
+      if (Date.now() - lastTyping > 3000) {
+        lastTyping = Date.now();
+        api("POST", `/api/v1/interactions/${i.id}/chat`, { typing: true }).catch(() => {});
+      }
+    },
+  });
+  const form = h(
+    "form",
+    {
+      class: "chat-send",
+      "aria-label": "Send chat message",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        const text = input.value.trim();
+        if (!text) return;
+        const line = await attempt(() => api("POST", `/api/v1/interactions/${i.id}/chat`, { text }));
+        if (line) {
+          input.value = "";
+          chatLine({ interaction_id: i.id, ...line });
+          rerender();
+        }
+      },
+    },
+    input,
+    h("button", { type: "submit" }, "Send"),
+  );
+  queueMicrotask(() => (log.scrollTop = log.scrollHeight));
+  return h("div", { class: "chat" }, log, h("p", { class: "muted typing", "aria-live": "polite" }, typing), form);
+}
+
+function emailPane(i) {
+  const body = h("textarea", { "aria-label": "Email reply", rows: 5, maxlength: 100000 });
+  return h(
+    "form",
+    {
+      class: "email-reply",
+      "aria-label": "Email reply",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        if (!body.value.trim()) {
+          notify("Write the reply first.", "error");
+          return;
+        }
+        const res = await attempt(() => api("POST", `/api/v1/interactions/${i.id}/email-reply`, { body: body.value }));
+        if (res) {
+          body.value = "";
+          notify(`Reply ${res.status}.`, "ok");
+        }
+      },
+    },
+    body,
+    h("button", { type: "submit" }, "Send reply"),
+  );
+}
+
+// The pane for an interaction card, or null for voice and other channels.
+export function textPane(i, rerender) {
+  if (i.channel === "chat" && i.state === "connected") return chatPane(i, rerender);
+  if (i.channel === "email" && (i.state === "connected" || i.state === "wrap_up")) return emailPane(i);
+  return null;
+}
