@@ -91,8 +91,8 @@ async def test_mail_is_offered_replied_with_threading_and_the_answer_returns(
                 .where(Contact.case_number == case_number)
             )
         ).all()
-    inbound = sorted(t.strip() for d, t in rows if d == "inbound")
+    inbound = sorted((t or "").strip() for d, t in rows if d == "inbound")
     assert inbound == ["Order 4711 is missing.", "Thanks, still waiting."]
-    assert any(d == "outbound" and "We are on it." in t for d, t in rows)  # the reply
+    assert any(d == "outbound" and "We are on it." in (t or "") for d, t in rows)  # the reply
     assert sum(d == "outbound" for d, _ in rows) >= 2  # the reply and the acknowledgement
     await sub.aclose()
