@@ -472,6 +472,7 @@ def test_agent_chats_with_a_customer_in_the_chat_pane(
     server = live_server
     server.call(_only_agent(server, seeded["bob_id"]))
     ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    sup_ctx = browser.new_context(viewport={"width": 1366, "height": 768})
     customer = ChatCustomer(server)
     try:
         page = ctx.new_page()
@@ -502,6 +503,19 @@ def test_agent_chats_with_a_customer_in_the_chat_pane(
         card.get_by_role("button", name="Send").click()
         assert customer.hears("agent") == "Let me check that for you."
         expect(log).to_contain_text("You Let me check that for you.")
+
+        # A supervisor reads along and whispers; only the agent sees the whisper.
+        sup = sup_ctx.new_page()
+        sup.on("pageerror", lambda e: errors.append(str(e)))
+        _login(sup, server.url, "/supervisor", "sam")
+        row = sup.locator(f'tr[data-interaction="{chat_id}"]')
+        row.get_by_role("button", name="Transcript").click()
+        expect(sup.locator("#transcript-lines")).to_contain_text(hostile)
+        assert sup.locator("#transcript-lines img").count() == 0
+        row.get_by_label("Whisper to the agent").fill("Offer the express refund")
+        row.get_by_role("button", name="Whisper", exact=True).click()
+        expect(sup.locator("#status")).to_contain_text("Whisper sent")
+        expect(log).to_contain_text("Sam Supervisor (whisper) Offer the express refund")
         page.screenshot(path=str(ARTIFACTS / "console_chat.png"))
 
         card.get_by_role("button", name="End chat").click()
@@ -514,3 +528,4 @@ def test_agent_chats_with_a_customer_in_the_chat_pane(
     finally:
         customer.close()
         ctx.close()
+        sup_ctx.close()

@@ -208,7 +208,14 @@ function renderInteractions(b) {
       .filter((i) => !["completed", "abandoned"].includes(i.state))
       .map((i) => {
         const actions = [];
-        if (i.state === "connected") {
+        if (i.state === "connected" && i.channel === "chat") {
+          const note = h("input", { "aria-label": "Whisper to the agent", placeholder: "note to agent", maxlength: 2000, size: 14, oninput: markDirty });
+          actions.push(
+            note,
+            h("button", { type: "button", onclick: () => chatWhisper(i, note) }, "Whisper"),
+            h("button", { type: "button", "aria-label": `Transcript of ${i.caller || i.id}`, onclick: () => watch(i) }, "Transcript"),
+          );
+        } else if (i.state === "connected") {
           for (const mode of ["listen", "whisper", "barge"]) {
             actions.push(h("button", { type: "button", "data-mode": mode, "aria-label": `${mode} on ${i.caller || i.id}`, onclick: () => monitor(i, mode) }, mode));
           }
@@ -262,6 +269,30 @@ async function monitor(i, mode) {
   if (res) notify(`${mode}: connected to ${i.caller || i.id}.`, "ok");
 }
 
+async function chatWhisper(i, input) {
+  const text = input.value.trim();
+  if (!text) return;
+  const ok = await attempt(() => api("POST", `/api/v1/supervisor/interactions/${i.id}/whisper`, { text }));
+  const row = input.closest("tr");
+  if (row) delete row.dataset.dirty;
+  if (ok) {
+    input.value = "";
+    notify("Whisper sent to the agent.", "ok");
+  }
+}
+
+async function watch(i) {
+  const t = await attempt(() => api("GET", `/api/v1/supervisor/interactions/${i.id}/chat`));
+  if (!t) return;
+  const box = $("transcript");
+  box.hidden = false;
+  fill(
+    $("transcript-lines"),
+    (t.lines || []).map((l) => h("li", {}, h("strong", {}, l.whisper ? `${l.name || "supervisor"} (whisper)` : l.name || l.from), ": ", l.text)),
+  );
+  $("transcript-title").textContent = `Transcript: ${i.caller || i.id}`;
+}
+
 async function force(a, state) {
   const res = await attempt(() => api("POST", `/api/v1/supervisor/agents/${a.id}/force`, { state, reason: $("force-reason").value }));
   if (res) notify(`${a.name} is now ${res.state.replace("_", " ")}.`, "ok");
@@ -276,6 +307,7 @@ async function move(i, queue, priority) {
 }
 
 async function init() {
+  $("transcript-close").addEventListener("click", () => ($("transcript").hidden = true));
   fill($("force-reason"), REASONS.map((r) => h("option", { value: r }, r.replaceAll("_", " "))));
   $("btn-logout").addEventListener("click", () => {
     live.stop();
