@@ -102,8 +102,13 @@ class WorkflowJobs:
     followup_queue: str = "general"
     complaint_followup_queue: str = "complaints"
     retention_rules: tuple[RetentionRule, ...] = DEFAULT_RULES
+    # Whether a queue is open right now (the routing calendars); None: always open.
+    queue_open: Callable[[str], bool] | None = None
     last_segmentation: dt.date | None = field(default=None, repr=False)
     _last_retention: dt.datetime | None = field(default=None, repr=False)
+
+    def _queue_open(self, queue: str) -> bool:
+        return True if self.queue_open is None else self.queue_open(queue)
 
     @property
     def rules(self) -> CrmRules:
@@ -129,10 +134,16 @@ class WorkflowJobs:
     async def start_due_followups(self, now: dt.datetime | None = None) -> dict[str, list[str]]:
         """Move planned follow-ups whose time has come to ``due`` and start their outreach."""
         at = now_utc(now)
-        rows = await self.services.followups.due_now(at)
-        done: dict[str, list[str]] = {"called": [], "emailed": [], "listed": []}
+        rows = await self.services.followups.ready(at)
+        done: dict[str, list[str]] = {"called": [], "emailed": [], "listed": [], "waiting": []}
         for row in rows:
+            if self._is_call(row) and not self._queue_open(self._queue_of(row)):
+                # Routing would turn a call into a closed queue into an after-hours callback
+                # at once; the follow-up stays planned and is placed when the queue opens.
+                done["waiting"].append(row.id)
+                continue
             try:
+                await self.services.followups.act(row.id, "due", now=at)
                 kind = await self._outreach(row, at)
             except Exception:
                 log.error("follow-up outreach failed", follow_up_id=row.id, exc_info=True)
@@ -152,9 +163,15 @@ class WorkflowJobs:
             first = rows.first()
             return None if first is None else first.value
 
+    def _is_call(self, row: FollowUp) -> bool:
+        return row.channel in ("phone", "voice", "callback") and self.contact_center is not None
+
+    def _queue_of(self, row: FollowUp) -> str:
+        return self.complaint_followup_queue if row.complaint_id else self.followup_queue
+
     async def _outreach(self, row: FollowUp, at: dt.datetime) -> str:
-        channel = "phone" if row.channel in ("phone", "voice", "callback") else row.channel
-        if channel == "phone" and self.contact_center is not None:
+        channel = row.channel
+        if self._is_call(row) and self.contact_center is not None:
             number = await self._identity(row.customer_id, "phone")
             cc = self.contact_center
             interaction = await cc.new_interaction(
@@ -169,8 +186,9 @@ class WorkflowJobs:
                     "outline": row.outline,
                 },
             )
-            queue = self.complaint_followup_queue if row.complaint_id else self.followup_queue
-            await cc.enqueue(interaction.id, queue, preferred_agent_id=row.questioner_id)
+            await cc.enqueue(
+                interaction.id, self._queue_of(row), preferred_agent_id=row.questioner_id
+            )
             await self._audit(row.id, "dial_queued", {"interaction_id": interaction.id})
             return "called"
         if channel == "email":
@@ -240,12 +258,21 @@ def jobs_for_app(app: web.Application) -> WorkflowJobs:
 
     services = app[SERVICES]
     settings = services.settings
+    cc = app.get(CONTACT_CENTER)
+
+    def queue_open(queue: str) -> bool:
+        if cc is None:
+            return True
+        cfg = cc.routing.config.queues.get(queue)
+        return True if cfg is None else bool(cfg.hours.is_open(cc.clock()))
+
     host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
     return WorkflowJobs(
         sessions=services.require_sessions(),
         services=workflows_of(services),
         bus=services.bus,
-        contact_center=app.get(CONTACT_CENTER),
+        contact_center=cc,
+        queue_open=queue_open,
         survey_sender=services.extras.get("survey_link_sender"),
         secret=load_or_create_secret(settings.server.data_dir / "secret_key"),
         public_url=f"http://{host}:{settings.server.port}",

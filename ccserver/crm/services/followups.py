@@ -323,10 +323,11 @@ class FollowUpService:
             await session.flush()
             return followup_json(row)
 
-    async def due_now(self, now: dt.datetime | None = None, limit: int = 200) -> list[FollowUp]:
-        """Planned follow-ups whose time has come, moved to ``due`` (for the scheduler)."""
+    async def ready(self, now: dt.datetime | None = None, limit: int = 200) -> list[FollowUp]:
+        """Planned follow-ups whose time has come (detached rows; nothing is changed: the
+        scheduler moves each to ``due`` once its outreach can start)."""
         at = now_utc(now)
-        async with self._sessions.begin() as session:
+        async with self._sessions() as session:
             rows = list(
                 await session.scalars(
                     select(FollowUp)
@@ -335,12 +336,5 @@ class FollowUpService:
                     .limit(limit)
                 )
             )
-            for row in rows:
-                fu = to_rule(row)
-                fu.apply(fl.FollowUpEvent.BECOME_DUE, at.timestamp())
-                _write_back(row, fu, at)
-                add_audit(session, SYSTEM, "due", "follow_up", row.id, {"status": row.status})
-            await session.flush()
-            for row in rows:
-                session.expunge(row)
+            session.expunge_all()
             return rows
