@@ -18,12 +18,14 @@ import pytest
 import pytest_asyncio
 from aiohttp import ClientResponse, ClientSession, CookieJar, web
 from aiohttp.test_utils import TestServer
+from argon2 import PasswordHasher
 
 from ccserver.app import SERVICES, build_app
 from ccserver.crm.users import UserService
 from ccserver.settings import PACKAGE_ROOT, Settings, load_settings
 
 PASSWORD = "correct horse battery"
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 USERS = (("root", "admin"), ("sup", "supervisor"), ("alice", "agent"))
 
 
@@ -135,7 +137,9 @@ async def start_harness(settings: Settings) -> AsyncIterator[Harness]:
     await server.start_server()
     harness = Harness(server)
     try:
-        users = UserService(app[SERVICES].require_sessions())
+        # Made with cheap Argon2 parameters to keep the suite fast; the first login upgrades
+        # each hash to the production parameters, as it would for users of an older release.
+        users = UserService(app[SERVICES].require_sessions(), hasher=FAST_HASHER)
         for name, role in USERS:
             view = await users.create_user(name, PASSWORD, role=role, display_name=name.title())
             harness.user_ids[name] = view.id
