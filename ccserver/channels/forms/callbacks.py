@@ -81,7 +81,8 @@ class CallbackService:
             return normalise_phone(phone, self.default_region)
         except IdentityError as exc:
             raise ValidationFailed(
-                "not a valid phone number", details={"fields": {"phone": str(exc)}}
+                "not a valid phone number",
+                details={"fields": [{"field": "phone", "message": str(exc)}]},
             ) from None
 
     async def request(
@@ -105,7 +106,9 @@ class CallbackService:
         if end <= start:
             raise ValidationFailed(
                 "the callback window ends before it starts",
-                details={"fields": {"window_end": "must be after window_start"}},
+                details={
+                    "fields": [{"field": "window_end", "message": "must be after window_start"}]
+                },
             )
         attributes: dict[str, Any] = {
             "callback_number": number,
