@@ -497,6 +497,10 @@ def test_agent_chats_with_a_customer_in_the_chat_pane(
         hostile = "<img src=x onerror=alert(1)> where is my parcel?"
         customer.say(hostile)
         expect(log).to_contain_text(hostile)  # shown as text
+        # why here: the chat's IVR path (node visits) and inputs
+        expect(page.locator("#pop-body")).to_contain_text("language \u203a")
+        expect(page.locator("#pop-body")).to_contain_text("main_menu=0")
+        expect(page.locator("#pop-body")).not_to_contain_text("[object")
         assert log.locator("img").count() == 0
 
         card.get_by_role("textbox", name="Chat message").fill("Let me check that for you.")

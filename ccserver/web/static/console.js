@@ -208,7 +208,7 @@ function renderInteractions() {
           },
         },
         h("h3", {}, `${i.channel} · ${i.caller || "unknown"} `, h("span", { class: `badge s-${i.state}` }, i.held ? "on hold" : i.state.replace("_", " "))),
-        h("p", { class: "muted" }, `queue ${i.queue || "–"} · talk `, h("span", { class: "since", "data-since": i.timestamps.connected || i.timestamps.first_connected || "" }, "")),
+        h("p", { class: "muted" }, `queue ${i.queue || "–"} · talk `, sinceSpan(i.timestamps.connected || i.timestamps.first_connected)),
         h("div", { class: "actions" }, controls),
         textPane(i, renderInteractions),
       );
@@ -222,6 +222,11 @@ function renderInteractions() {
       if (typing.caret !== null) input.setSelectionRange(typing.caret, typing.caret);
     }
   }
+}
+
+// A ticking duration (updated by tick()); filled at once so a re-render never shows a blank.
+function sinceSpan(since) {
+  return h("span", { class: "since", "data-since": since || "" }, since ? duration(clock.now() - since) : "–");
 }
 
 function transferForm(i) {

@@ -37,7 +37,7 @@ export function renderPop() {
     h("dl", { class: "kv" },
       h("dt", {}, "Queue"), h("dd", {}, r.queue || "–"),
       h("dt", {}, "Caller"), h("dd", {}, r.caller || "–"),
-      h("dt", {}, "IVR path"), h("dd", {}, (r.ivr_path || []).join(" › ") || "–"),
+      h("dt", {}, "IVR path"), h("dd", {}, (r.ivr_path || []).map((n) => (n && typeof n === "object" ? n.node : n)).join(" › ") || "–"),
       h("dt", {}, "IVR inputs"), h("dd", {}, inputs || "–"),
       h("dt", {}, "Waited"), h("dd", {}, r.waited_s !== undefined ? duration(r.waited_s) : "–"),
       h("dt", {}, "EWT at arrival"), h("dd", {}, r.ewt_at_arrival !== null && r.ewt_at_arrival !== undefined ? duration(r.ewt_at_arrival) : "–"),
