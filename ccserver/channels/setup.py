@@ -69,22 +69,33 @@ TEXT_CHANNELS = web.AppKey("text_channels", TextChannels)
 
 
 class VoiceDialer:
-    """The voice channel's ``dial_out`` behind the callbacks' :class:`Dialer` protocol."""
+    """The voice channel's ``dial_out`` (Originate) behind the callbacks' Dialer protocol:
+    call the customer; once they answer, ring the agent's endpoint and bridge the two."""
 
-    def __init__(self, extras: dict[str, Any]) -> None:
+    def __init__(self, extras: dict[str, Any], ring_s: float = 30.0) -> None:
         self.extras = extras  # looked up per call: the voice part may start after us
+        self.ring_s = ring_s
 
     @property
     def available(self) -> bool:
-        return hasattr(self.extras.get("voice"), "dial_out")
+        voice = self.extras.get("voice")
+        return hasattr(voice, "dial_out") and bool(getattr(voice, "enabled", True))
 
     async def dial_out(
         self, number: str, *, agent_id: str, endpoint: str | None, interaction: Interaction
     ) -> str:
-        result = await self.extras["voice"].dial_out(
-            number, agent_id=agent_id, endpoint=endpoint, interaction=interaction
-        )
-        return str(getattr(result, "result", result))
+        voice = self.extras["voice"]
+        result = await voice.dial_out(number, timeout=self.ring_s)
+        outcome = str(result.result)
+        if outcome != "answered" or not result.channel:
+            return outcome
+        interaction.attributes["callback_channel"] = result.channel
+        if endpoint:
+            leg = await voice.bridge_agent(result.channel, endpoint, timeout=self.ring_s)
+            if leg.result != "answered":
+                await voice.hangup(result.channel)
+                return f"agent_{leg.result}"
+        return outcome
 
 
 def _options(path: Path) -> dict[str, Any]:
