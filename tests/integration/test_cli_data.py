@@ -80,8 +80,19 @@ def test_users_add_list_passwd(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "taken" in capsys.readouterr().err
     assert run(cfg, "users", "add", "ag1", "--password-stdin", stdin="short\n") == 1
     assert "password" in capsys.readouterr().err
-    assert run(cfg, "users", "add", "ag1", "--endpoint", "PJSIP/1", "--password-stdin",
-               stdin="agent password\n") == 0  # fmt: skip
+    assert (
+        run(
+            cfg,
+            "users",
+            "add",
+            "ag1",
+            "--endpoint",
+            "PJSIP/1",
+            "--password-stdin",
+            stdin="agent password\n",
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run(cfg, "users", "list") == 0
     listing = capsys.readouterr().out.splitlines()
@@ -146,6 +157,7 @@ def test_import_usage_and_database_errors(
     assert run(closed, "users", "list") == 3
 
 
+@pytest.mark.slow  # the demo people are 14 Argon2 hashes
 def test_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = write_config(tmp_path)
     assert run(cfg, "demo-data", "--customers", "40", "--seed", "7") == 0
