@@ -88,16 +88,21 @@ class RecordingAdapter:
         return [a for a, iid, _ in self.calls if iid == interaction_id]
 
 
+def quiet_email_config(directory: Path) -> Path:
+    """The shipped email settings with the inbound SMTP listener on a free port (not 2525,
+    which another server on the machine may hold)."""
+    email = directory / "email.toml"
+    shipped = (PACKAGE_ROOT / "config" / "email.toml").read_text()
+    email.write_text(shipped.replace("port = 2525", "port = 0"))
+    return email
+
+
 class LiveServer:
     def __init__(self, data_dir: Path) -> None:
         routing = data_dir / "routing.toml"
         data_dir.mkdir(parents=True, exist_ok=True)
         routing.write_text(ROUTING_TOML)
-        # The inbound SMTP listener on a free port, not the shipped 2525.
-        email = data_dir / "email.toml"
-        email.write_text(
-            (PACKAGE_ROOT / "config" / "email.toml").read_text().replace("port = 2525", "port = 0")
-        )
+        email = quiet_email_config(data_dir)
         self.settings = load_settings(
             environ={
                 "CCSERVER_SERVER__DATA_DIR": str(data_dir),

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
+from browser_harness import quiet_email_config
 
 from ccserver.app import SERVICES, build_app
 from ccserver.crm.users import UserService
@@ -24,9 +25,11 @@ on_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestServer]:
+    data_dir = tmp_path_factory.mktemp("pages")
     settings = load_settings(
         environ={
-            "CCSERVER_SERVER__DATA_DIR": str(tmp_path_factory.mktemp("pages")),
+            "CCSERVER_SERVER__DATA_DIR": str(data_dir),
+            "CCSERVER_PATHS__EMAIL": str(quiet_email_config(data_dir)),
             "CCSERVER_ASTERISK__SIMULATOR_PORT": "0",
             "CCSERVER_LOGGING__LEVEL": "warning",
         }
@@ -125,6 +128,20 @@ async def test_security_headers_on_pages_files_and_api(server: TestServer) -> No
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
             assert resp.headers["X-Frame-Options"] == "DENY"
             assert resp.headers["Referrer-Policy"] == "same-origin"
+    finally:
+        await client.close()
+
+
+@on_module_loop
+async def test_a_route_with_its_own_policy_keeps_it(server: TestServer) -> None:
+    client = await _client(server)
+    try:
+        resp = await client.get("/chat/demo")
+        if resp.status == 404:
+            pytest.skip("the chat channel is not wired")
+        assert "ws:" in resp.headers["Content-Security-Policy"]  # the chat's own policy
+        assert "X-Frame-Options" not in resp.headers
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
     finally:
         await client.close()
 

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from ccserver.app import SERVICES, build_app
 from ccserver.crm.users import UserService
 from ccserver.runtime.contact_center import ContactCenter
-from ccserver.settings import load_settings
+from ccserver.settings import PACKAGE_ROOT, load_settings
 from ccserver.web.hub import HUB, agent_topic
 from ccserver.web.metrics import METRICS
 from ccserver.web.routes_console import CONTACT_CENTER
@@ -64,9 +64,15 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    data_dir = tmp_path_factory.mktemp("ws")
+    email = data_dir / "email.toml"  # inbound SMTP on a free port, not the shipped 2525
+    email.write_text(
+        (PACKAGE_ROOT / "config" / "email.toml").read_text().replace("port = 2525", "port = 0")
+    )
     settings = load_settings(
         environ={
-            "CCSERVER_SERVER__DATA_DIR": str(tmp_path_factory.mktemp("ws")),
+            "CCSERVER_SERVER__DATA_DIR": str(data_dir),
+            "CCSERVER_PATHS__EMAIL": str(email),
             "CCSERVER_ASTERISK__MODE": "simulator",
             "CCSERVER_ASTERISK__SIMULATOR_PORT": "0",
             "CCSERVER_LOGGING__LEVEL": "warning",
