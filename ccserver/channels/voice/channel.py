@@ -29,6 +29,7 @@ from ccserver.channels.voice.inbound import _ivr_fields, e164, hold_loop, run_in
 from ccserver.channels.voice.lookups import CrmLookups
 from ccserver.channels.voice.originate import DialResult, Originator
 from ccserver.domain import Channel, Direction, Interaction, InteractionState
+from ccserver.errors import CcserverError
 from ccserver.logs import get_logger
 from ccserver.runtime.contact_center import ContactCenter
 from ivr.registry import FlowRegistry
@@ -281,7 +282,17 @@ class VoiceChannel:
             return
         call.agent_leg, call.agent_id, call.phase = result.channel, agent_id, Phase.CONNECTED
         self.leg_owner[result.channel] = call
-        await self.cc.agent_answered(iid)
+        with contextlib.suppress(CcserverError):  # the offer ran out meanwhile: see below
+            await self.cc.agent_answered(iid)
+        i = self.cc.interactions.get(iid)
+        if i is None or i.state != InteractionState.CONNECTED or i.agent_id != agent_id:
+            # Routing withdrew the offer while the phone was answering: the customer, already
+            # bridged, goes back to the queue (never dropped) and this leg ends.
+            self.leg_owner.pop(result.channel, None)
+            call.agent_leg = call.agent_id = None
+            if not call.gone.is_set() and i is not None:
+                call.phase = Phase.QUEUED
+            await self._pull_back(call, result.channel)
 
     async def _pull_back(self, call: Call, leg: str) -> None:
         if not call.gone.is_set():
