@@ -116,6 +116,15 @@ def cmd_ivr(args: argparse.Namespace) -> int:
     return int(ivr_check_main(argv))
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from ccserver.simulator.cli_simulate import main as simulate_main
+
+    argv = list(args.rest)
+    if args.config and "--config" not in argv:
+        argv = ["--config", args.config, *argv]
+    return int(simulate_main(argv))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ccserver", description=__doc__.splitlines()[0] if __doc__ else None
@@ -166,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=5000)
     demo.add_argument("--seed", type=int, default=1)
     demo.set_defaults(func=cmd_demo_data)
+
+    sim = sub.add_parser(
+        "simulate",
+        add_help=False,  # --help belongs to the simulation's own parser
+        help="what-if run: simulated callers against the real contact center "
+        "(ccserver simulate --help)",
+    )
+    sim.add_argument("rest", nargs=argparse.REMAINDER, help="options of the simulation")
+    sim.set_defaults(func=cmd_simulate)
 
     ivr = sub.add_parser("ivr", help="IVR tools")
     isub = ivr.add_subparsers(dest="ivr_cmd", required=True)
