@@ -174,3 +174,23 @@ async def test_long_wait_offers_callback_and_caller_accepts(vapp: VoiceApp) -> N
     assert callback.attributes["callback_number"] == "+12025550143"
     assert callback.attributes["related_contact_id"] == contact.id
     assert callback.customer_id == contact.customer_id is not None
+
+
+async def test_order_status_self_service_resolves_without_an_agent(vapp: VoiceApp) -> None:
+    from ccserver.crm.orders import OrderService
+
+    await OrderService(vapp.services.require_sessions()).create(
+        {"order_number": "55501", "status": "shipped", "shipped_at": "2026-11-20T09:00:00+00:00",
+         "total": "12.50", "currency": "USD"}
+    )  # fmt: skip
+    # English, orders, order status, order number + '#', then 9 = goodbye.
+    script: list[Step] = [Press("1"), Press("1"), Press("1"), Press("55501#"), Press("9")]
+    call = vapp.sim.place_call(CALLER, script)
+    iid = await eventually(lambda: next(iter(vapp.voice.by_interaction), None), what="call")
+    await asyncio.wait_for(call.finished, 5)
+    contact = await vapp.contact(iid)
+    assert contact.outcome == "self_service" and contact.queued_at is None
+    nodes = [n["node"] for n in contact.ivr_path]
+    assert "order_status" in nodes and nodes[-1] == "goodbye"
+    assert contact.attributes["ivr_inputs"]["order_number"] == "55501"
+    assert not call.abandoned and vapp.voice.calls == {}

@@ -33,5 +33,6 @@ class Call:
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     back_in_agi: asyncio.Event = field(default_factory=asyncio.Event)
     recording: str | None = None
+    hold_generation: int = 0  # the newest hold loop owns the channel; older ones stop
     closed: bool = False  # the interaction was already closed by us (self-service, callback)
     attributes: dict[str, Any] = field(default_factory=dict)

@@ -168,6 +168,8 @@ async def _to_queue(
 async def hold_loop(vc: VoiceChannel, call: Call) -> None:
     """While the caller waits: play each announcement the routing engine asks for, then
     offer a callback when the wait is long. Ends when the caller leaves AsyncAGI."""
+    call.hold_generation += 1
+    generation = call.hold_generation
     while call.phase == Phase.QUEUED and call.in_agi and not call.gone.is_set():
         item = asyncio.ensure_future(call.pending_announcements.get())
         gone = asyncio.ensure_future(call.gone.wait())
@@ -177,7 +179,12 @@ async def hold_loop(vc: VoiceChannel, call: Call) -> None:
             gone.cancel()
             if not item.done():
                 item.cancel()
-        if not item.done() or item.cancelled() or call.phase != Phase.QUEUED:
+        if not item.done() or item.cancelled():
+            return
+        if call.phase != Phase.QUEUED:
+            return
+        if generation != call.hold_generation:
+            call.pending_announcements.put_nowait(item.result())  # for the loop in charge
             return
         position, ewt = item.result()
         await _announce(vc, call, position, ewt)
