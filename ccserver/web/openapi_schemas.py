@@ -281,6 +281,20 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+    "AuditEntry": strict(
+        {
+            "id": STR,
+            "at": TIME,
+            "actor": STR,
+            "actor_role": null(STR),
+            "action": STR,
+            "entity": STR,
+            "entity_id": null(STR),
+            "ip": null(STR),
+            "details": OBJ,
+        }
+    ),
+    "AuditPage": strict({"items": array(ref("AuditEntry")), "limit": INT, "offset": INT}),
     "LoggedOut": strict({"ok": BOOL}),
     "Me": strict({"id": STR, "username": STR, "display_name": STR, "role": ROLE, "kind": STR}),
 }

@@ -94,6 +94,10 @@ PARAMETERS: dict[str, Any] = {
     "bulk_on_duplicate": _query(
         "on_duplicate", {"enum": ["skip", "update"]}, "Existing order numbers: skip or update"
     ),
+    "actor": _query("actor", STR, "Who acted (user id, or cli / system)"),
+    "action": _query("action", STR, "read, search, create, update, merge..."),
+    "entity": _query("entity", STR, "customer, user, order, api_token..."),
+    "entity_id": _query("entity_id", STR, "The record's id"),
     "role": _query("role", ROLE, "Only users with this role"),
     "active": _query("active", BOOL, "Only active (or inactive) users"),
     "if_match": {"name": "If-Match", "in": "header", "required": False, "schema": STR},
@@ -274,6 +278,15 @@ def paths() -> dict[str, Any]:
                 body="TokenInput",
                 tag="admin",
             ),
+        },
+        "/api/v1/audit": {
+            "get": op(
+                "The audit log, newest first (admin)",
+                ("200", "AuditPage"),
+                errors=("400",),
+                params=("actor", "action", "entity", "entity_id", "from", "to", *PAGING),
+                tag="admin",
+            )
         },
         "/api/v1/tokens/{id}": {
             "delete": op("Revoke an API token", ("200", "Token"), errors=e404, tag="admin")

@@ -212,6 +212,30 @@ async def revoke_token(request: web.Request) -> web.Response:
     return web.json_response(token_json(view))
 
 
+# --- audit log -----------------------------------------------------------------------------
+async def list_audit(request: web.Request) -> web.Response:
+    """Who read or changed what, newest first (admins)."""
+    api.allowed(request, "audit:read")
+    limit, offset = api.page_params(request)
+    rows = (
+        await api.crm(request)
+        .audit(request)
+        .query(
+            actor=api.str_param(request, "actor", 64),
+            action=api.str_param(request, "action", 64),
+            entity=api.str_param(request, "entity", 64),
+            entity_id=api.str_param(request, "entity_id", 64),
+            since=api.time_param(request, "from"),
+            until=api.time_param(request, "to"),
+            limit=limit,
+            offset=offset,
+        )
+    )
+    return web.json_response(
+        {"items": [r.to_json() for r in rows], "limit": limit, "offset": offset}
+    )
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get(USERS, list_users)
@@ -222,3 +246,4 @@ def add_routes(app: web.Application) -> None:
     r.add_get(TOKENS, list_tokens)
     r.add_post(TOKENS, create_token)
     r.add_delete(TOKENS + "/{id}", revoke_token)
+    r.add_get("/api/v1/audit", list_audit)

@@ -307,6 +307,13 @@ async def test_real_responses_validate_against_the_document(harness: Harness) ->
     assert (await conf.call(sup, "POST", "/api/v1/admin/reload"))[0] == 403
     assert (await conf.call(admin, "POST", "/api/v1/admin/reload"))[0] == 200
 
+    params = {"entity": "customer", "entity_id": otto["id"], "action": "read"}
+    status, audit = await conf.call(admin, "GET", "/api/v1/audit", params=params)
+    assert status == 200 and audit["items"], audit
+    assert {e["actor"] for e in audit["items"]} == {harness.user_ids["alice"]}
+    assert (await conf.call(sup, "GET", "/api/v1/audit"))[0] == 403
+    assert (await conf.call(admin, "GET", "/api/v1/audit", params={"from": "x"}))[0] == 400
+
     leaving = harness.anonymous()
     await leaving.login("sup")
     assert (await conf.call(leaving, "POST", "/api/v1/auth/logout"))[1] == {"ok": True}
