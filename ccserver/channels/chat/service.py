@@ -187,7 +187,8 @@ class ChatService:
             elif kind == "choice" and s.driver is not None and s.state == "ivr":
                 value = data.get("value")
                 if isinstance(value, str):
-                    await s.emit("msg", s.add_line("customer", value[:32], now, choice=True))
+                    shown = s.buttons.get(value, value[:32])  # the label the customer clicked
+                    await s.emit("msg", s.add_line("customer", shown, now, choice=value[:32]))
                     await self._play(s, s.driver.on_message({"value": value}, now))
             elif kind == "leave":
                 await self._customer_leaves(s, now)
@@ -306,6 +307,8 @@ class ChatService:
     async def _play(self, s: ChatSession, turn: ChatTurn) -> None:
         now = self.cc.clock()
         for m in turn.messages:
+            if m.get("buttons"):
+                s.buttons = {str(b["value"]): str(b["label"]) for b in m["buttons"]}
             await s.emit("msg", s.add_line("bot", str(m.get("text", "")), now, **_bot_extra(m)))
         for action in turn.actions:
             if s.state != "ivr" or s.driver is None:

@@ -62,6 +62,7 @@ class ChatSession:
     survey_done: bool = False
     last_customer_seq: int = 0
     transcript: list[dict[str, Any]] = field(default_factory=list)  # for the agent's console
+    buttons: dict[str, str] = field(default_factory=dict)  # last menu: value -> label
     pending: Any = None  # the IVR's first turn, played once the widget is attached
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -95,7 +95,8 @@
       case "msg":
         line(d.from, d.text); clearExtra();
         (d.buttons || []).forEach(function (b) {
-          button(b.label, function () { sendFrame("choice", { value: b.value }); clearExtra(); });
+          button(b.label, function () { sendFrame("choice", { value: b.value }); clearExtra(); })
+            .setAttribute("data-value", String(b.value));
         });
         if (d.from === "agent") sendFrame("read", { seq: fr.seq });
         break;
@@ -162,7 +163,9 @@
 
   function mount() {
     document.body.appendChild(root);
-    if (state.chatId && state.token) { form.style.display = "block"; connect(resume); } else preChat();
+    // A new page has an empty log: replay the whole chat once, then only what is missed.
+    if (state.chatId && state.token) { state.lastSeq = 0; form.style.display = "block"; connect(resume); }
+    else preChat();
   }
   window.__ccsChat = { leave: function () { sendFrame("leave"); } };
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
