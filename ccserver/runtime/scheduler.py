@@ -10,6 +10,10 @@ one job at a given time without waiting for the loop.
   ``dial_number`` for the voice channel to Originate; an email follow-up gets a signed survey
   link, handed to ``extras["survey_link_sender"]`` when a part registered one, and always
   published on the bus topic ``followups.survey_link``.
+* :class:`FollowUpCalls` is the contact center's adapter for ``follow_up`` interactions:
+  when the agent accepts, the customer is dialled (the voice channel's Originate through
+  a :class:`Dialer`); no answer / busy is recorded on the follow-up, whose retry policy plans
+  the next attempt or marks the customer unreachable.
 * Retention runs hourly, segmentation once a night (02:00 UTC) — a failing job is logged
   and retried at its next turn; it never stops the loop.
 """
@@ -23,22 +27,27 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.bus import EventBus
-from ccserver.crm.audit import SYSTEM, add_audit
+from ccserver.crm.audit import SYSTEM, Actor, add_audit
 from ccserver.crm.models import CustomerIdentity, FollowUp
 from ccserver.crm.rules.config import CrmRules
 from ccserver.crm.services import WorkflowServices, workflow_services
 from ccserver.crm.services.common import load_rules, now_utc
+from ccserver.crm.services.followups import FollowUpService
 from ccserver.crm.services.retention import DEFAULT_RULES, RetentionRule, apply_retention
 from ccserver.crm.services.segmentation_job import recompute_segments
-from ccserver.domain import Channel, Direction
+from ccserver.domain import Channel, Direction, Interaction
+from ccserver.errors import ValidationFailed
 from ccserver.logs import get_logger
+
+if TYPE_CHECKING:
+    from ccserver.runtime.contact_center import ContactCenter
 
 log = get_logger(__name__)
 
@@ -75,6 +84,90 @@ class FollowUpDialer(Protocol):
         customer_tier: str | None = ...,
         preferred_agent_id: str | None = ...,
     ) -> Any: ...
+
+
+class Dialer(Protocol):
+    """The voice channel's dial-out (``ccserver.channels.setup.VoiceDialer`` fits)."""
+
+    async def dial_out(
+        self, number: str, *, agent_id: str, endpoint: str | None, interaction: Interaction
+    ) -> str: ...
+
+
+ANSWERED = frozenset({"answered", "manual"})
+
+
+class FollowUpCalls:
+    """ChannelAdapter for ``follow_up`` interactions (agent first, then the customer)."""
+
+    def __init__(
+        self, cc: ContactCenter, followups: FollowUpService, dialer: Dialer | None
+    ) -> None:
+        self.cc, self.followups, self.dialer = cc, followups, dialer
+        self._dials: set[asyncio.Task[str]] = set()
+
+    async def offer(
+        self, interaction: Interaction, agent_id: str, endpoint: str | None, expires_at: float
+    ) -> None:
+        return None  # the console shows the follow-up (purpose, outline) and the agent accepts
+
+    async def revoke_offer(self, interaction: Interaction, agent_id: str) -> None:
+        return None
+
+    async def connect(self, interaction: Interaction, agent_id: str) -> None:
+        # Dial in the background: accepting must not wait for the customer's phone to ring.
+        task = asyncio.create_task(self.dial(interaction, agent_id), name="follow-up-dial")
+        self._dials.add(task)
+        task.add_done_callback(self._dials.discard)
+
+    async def dial(self, i: Interaction, agent_id: str) -> str:
+        """Call the customer for an accepted follow-up; returns the dial result."""
+        fid = str(i.attributes["follow_up_id"])
+        number = i.attributes.get("dial_number")
+        info = self.cc.agents.get(agent_id)
+        usable = self.dialer is not None and getattr(self.dialer, "available", True)
+        if self.dialer is None or not usable or not number:
+            outcome = "manual"  # no voice channel or number: the agent calls by hand
+        else:
+            try:
+                outcome = await self.dialer.dial_out(
+                    str(number),
+                    agent_id=agent_id,
+                    endpoint=info.endpoint if info else None,
+                    interaction=i,
+                )
+            except Exception:
+                log.exception("follow-up dial failed", interaction=i.id)
+                outcome = "failed"
+        actor = Actor(agent_id, "agent")
+        i.attributes["dial_result"] = outcome
+        with contextlib.suppress(Exception):
+            await self.cc.writer.updated(i)
+        await self.followups.act(fid, "start", actor=actor)
+        if outcome in ANSWERED:
+            return outcome  # the agent records the answers and completes it from the console
+        await self.followups.act(fid, "no_answer", actor=actor, note=outcome)
+        i.attributes["outcome"] = f"follow_up_{outcome}"
+        await self.cc.customer_left(i.id)
+        return outcome
+
+    async def announce(self, interaction: Interaction, position: int, ewt_s: float) -> None:
+        return None
+
+    async def control(
+        self, interaction: Interaction, action: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise ValidationFailed(f"a follow-up call has no {action} control here")
+
+    async def end(self, interaction: Interaction) -> None:
+        return None
+
+    async def close(self) -> None:
+        for task in list(self._dials):
+            task.cancel()
+        for task in list(self._dials):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def survey_token(secret: bytes, follow_up_id: str) -> str:
@@ -288,7 +381,15 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     from ccserver.app import SERVICES
 
     jobs = jobs_for_app(app)
-    app[SERVICES].extras["workflow_jobs"] = jobs
+    services = app[SERVICES]
+    services.extras["workflow_jobs"] = jobs
+    calls = None
+    from ccserver.web.routes_console import CONTACT_CENTER
+
+    cc = app.get(CONTACT_CENTER)
+    if cc is not None:
+        calls = FollowUpCalls(cc, jobs.services.followups, _voice_dialer(services.extras))
+        cc.register(Channel.FOLLOW_UP, calls)
     # Nightly means at night: a server started at noon segments first at the next 02:00.
     jobs.last_segmentation = dt.datetime.now(dt.UTC).date()
 
@@ -305,3 +406,14 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if calls is not None:
+            await calls.close()
+
+
+def _voice_dialer(extras: dict[str, Any]) -> Dialer | None:
+    """The voice channel's dialer (it may start after us: it looks voice up per call)."""
+    try:
+        from ccserver.channels.setup import VoiceDialer
+    except ImportError:  # a build without the channels package
+        return None
+    return VoiceDialer(extras)
