@@ -194,3 +194,27 @@ async def test_order_status_self_service_resolves_without_an_agent(vapp: VoiceAp
     assert "order_status" in nodes and nodes[-1] == "goodbye"
     assert contact.attributes["ivr_inputs"]["order_number"] == "55501"
     assert not call.abandoned and vapp.voice.calls == {}
+
+
+async def test_blind_transfer_to_outside_number(vapp: VoiceApp) -> None:
+    cc, sim = vapp.cc, vapp.sim
+    sim.set_endpoint("PJSIP/15550000001", answer_after=1)
+    await vapp.agent("agent1001")
+    iid, call = await _queued(vapp, CALLER)
+    await eventually(lambda: cc.get(iid).state == InteractionState.CONNECTED, what="connected")
+    result = await cc.control(iid, "agent1001", "transfer", {"number": "15550000001"})
+    assert result == {"transferring_to": "15550000001"}
+    # The customer is bridged with the outside party; the agent's part ends in wrap-up.
+    name = call.name  # type: ignore[attr-defined]
+    await eventually(
+        lambda: (sim.channels[name].bridged_with or "").startswith("Local/15550000001@outbound"),
+        what="bridged with the number",
+    )
+    await eventually(lambda: cc.get(iid).state == InteractionState.WRAP_UP, what="wrap-up")
+    assert not any(n.startswith("PJSIP/agent1001-") for n in sim.channels)
+    assert name in sim.channels  # the customer was not dropped
+    await cc.wrap_up(iid, "agent1001", disposition="resolved", notes=None, fcr=None)
+    contact = await vapp.contact(iid)
+    assert contact.outcome == "transferred"
+    assert contact.attributes["transferred_to_number"] == "15550000001"
+    sim.hangup(name)

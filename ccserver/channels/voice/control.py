@@ -115,6 +115,8 @@ async def _finish_transfer(vc: VoiceChannel, call: Call, i: Interaction, dial: s
     i.attributes["transfer_result"] = result.result
     if result.result != "answered":
         await vc.safe_hangup(call.channel)  # nobody took it: do not leave the caller on music
+    else:
+        i.attributes["outcome"] = "transferred"
     if i.agent_id and vc.cc.interactions.get(i.id) is i:
         with contextlib.suppress(Exception):
             await vc.cc.hang_up(i.id, i.agent_id)  # the agent's part is over: wrap-up
