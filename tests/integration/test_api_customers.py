@@ -79,6 +79,13 @@ async def test_crud_duplicates_etag_and_audit(any_db: Harness) -> None:
     r, got = await agent.get(f"/api/v1/customers/{cid}")
     assert got["tier"] == "gold"
 
+    # Search on each database: name prefix (dialect-specific index use), phone typed
+    # nationally with a region, email.
+    for params in ({"q": "hanako"}, {"q": "HANAKO Y"}, {"q": "03 1234 5678", "region": "JP"},
+                   {"email": "h@ex.jp"}):  # fmt: skip
+        r, found = await agent.get("/api/v1/customers", params=params)
+        assert r.status == 200 and [c["id"] for c in found["items"]] == [cid], params
+
     r, hist = await agent.get(f"/api/v1/customers/{cid}/history")
     assert r.status == 200
     assert [(i["field"], i["new_value"]) for i in hist["items"]] == [("tier", "gold")]

@@ -128,6 +128,15 @@ async def test_token_acting_for_an_agent_never_exceeds_the_agent(harness: Harnes
     assert r.status == 201
     r, body = await bot.get("/api/v1/users")
     assert r.status == 403
+    r, old = await admin.post(
+        "/api/v1/tokens",
+        json={"name": "old", "scopes": ["*"], "expires_at": "2020-01-01T00:00:00Z"},
+    )
+    assert r.status == 201
+    expired = harness.anonymous()
+    expired.use_token(old["token"])
+    r, body = await expired.get("/api/v1/customers")
+    assert r.status == 401
     r, body = await admin.post("/api/v1/tokens", json={"name": "bad", "scopes": ["root:all"]})
     assert r.status == 422 and error_of(body)["details"]["fields"][0]["field"] == "scopes"
 
