@@ -103,8 +103,13 @@ async def test_done_when_fresh_install_import_and_find_by_phone(tmp_path: Path) 
         code = await asyncio.to_thread(cli.main, argv)
         assert code == 1  # the bad row is reported, the good ones are in
 
-        for typed in ("+1 212 555 0147", "2125550147", "(212) 555-0147", "+12125550147",
-                      "001 212-555-0147"):  # fmt: skip
+        for typed in (
+            "+1 212 555 0147",
+            "2125550147",
+            "(212) 555-0147",
+            "+12125550147",
+            "001 212-555-0147",
+        ):
             r, found = await admin.get("/api/v1/customers", params={"q": typed})
             assert r.status == 200, found
             assert [c["display_name"] for c in found["items"]] == ["Grace Hopper"], typed
