@@ -33,10 +33,44 @@ from sqlalchemy import (
     bindparam,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
+
+from ccserver.crm.outbox_json import JsonInsertPlan
+
+# SQLSTATE classes that mean "the server is not there / not now", not "this row is wrong":
+# 08 connection exception, 40 transaction rollback (serialisation, deadlock), 53 insufficient
+# resources, 57 operator intervention (shutdown), 58 system error.
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def is_connectivity_error(exc: BaseException) -> bool:
+    """True when ``exc`` says the main database is unreachable or busy (retry later), False
+    when it says the record itself cannot be written (dead-letter it)."""
+    for e in _chain(exc):
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if isinstance(e, OSError | TimeoutError | sa_exc.TimeoutError | sa_exc.DisconnectionError):
+            return True
+        sqlstate = getattr(e, "sqlstate", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
+    # SQLite reports "database is locked" / "unable to open database file" as OperationalError;
+    # so does asyncpg's adapter for lost connections without a SQLSTATE.
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+
 
 Payload = dict[str, Any]
 Handler = Callable[[AsyncConnection, list[Payload]], Awaitable[None]]
@@ -85,17 +119,17 @@ def _converters(table: Table) -> dict[str, _Converter]:
 def _runs_by_keys(payloads: list[Payload]) -> Iterator[tuple[tuple[str, ...], list[Payload]]]:
     """Split into consecutive runs with the same set of keys: ``executemany`` binds one
     column list, and keeping runs consecutive keeps the records' order."""
-    run: list[Payload] = []
-    keys: tuple[str, ...] = ()
-    for p in payloads:
-        k = tuple(sorted(p))
-        if run and k != keys:
-            yield keys, run
+    if not payloads:
+        return
+    run: list[Payload] = [payloads[0]]
+    view = payloads[0].keys()
+    for p in payloads[1:]:
+        if p.keys() != view:  # a set comparison in C: far cheaper than sorting every key list
+            yield tuple(sorted(view)), run
             run = []
-        keys = k
+            view = p.keys()
         run.append(p)
-    if run:
-        yield keys, run
+    yield tuple(sorted(view)), run
 
 
 def _convert(payloads: list[Payload], conv: dict[str, _Converter]) -> list[Payload]:
@@ -215,51 +249,68 @@ def _bind_processor(col: Column[Any], dialect: Dialect) -> Callable[[Any], Any] 
     return fast if same else proc
 
 
-async def _copy_into(conn: AsyncConnection, plan: _InsertPlan, rows: list[tuple[Any, ...]]) -> bool:
-    """PostgreSQL: stream the rows with COPY (several times faster than a prepared
-    ``executemany``). COPY has no ON CONFLICT, so it runs in a savepoint and a duplicate key
-    (a replay after a crash) answers False: the caller then inserts with ON CONFLICT."""
-    import asyncpg  # type: ignore[import-untyped]
+class _TableWriter:
+    """A handler (``await h(conn, payloads)``) that can also take the payloads' journal text
+    (``await h.write_encoded(conn, payloads, encoded)``) and let the database unpack it."""
 
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
+    def __init__(self, table: Table, *, upsert: bool) -> None:
+        self.table, self.upsert = table, upsert
+        self.__name__ = f"{'upsert' if upsert else 'insert'}_{table.name}"
+        self._plans: dict[tuple[str, tuple[str, ...]], _InsertPlan] = {}
+        self._json_plans: dict[tuple[str, tuple[str, ...]], JsonInsertPlan | None] = {}
+
+    async def __call__(self, conn: AsyncConnection, payloads: list[Payload]) -> None:
+        for keys, run in _runs_by_keys(payloads):
+            await self._write_python(conn, keys, run)
+
+    async def write_encoded(
+        self, conn: AsyncConnection, payloads: list[Payload], encoded: list[str]
+    ) -> None:
+        if self.upsert:  # an upsert may touch one row twice in a run: keep executemany
+            await self(conn, payloads)
+            return
+        dialect = conn.dialect
+        start = 0
+        for keys, run in _runs_by_keys(payloads):
+            texts = encoded[start : start + len(run)]
+            start += len(run)
+            k = (dialect.name, keys)
+            if k not in self._json_plans:
+                self._json_plans[k] = JsonInsertPlan.build(self.table, dialect, keys)
+            plan = self._json_plans[k]
+            if plan is None or not all(texts) or not await _json_insert(conn, plan, texts):
+                await self._write_python(conn, keys, run)
+
+    async def _write_python(
+        self, conn: AsyncConnection, keys: tuple[str, ...], run: list[Payload]
+    ) -> None:
+        dialect = conn.dialect
+        plan = self._plans.get((dialect.name, keys))
+        if plan is None:
+            plan = self._plans[(dialect.name, keys)] = _InsertPlan(
+                self.table, dialect, keys, self.upsert
+            )
+        await conn.exec_driver_sql(plan.sql, plan.rows(run))
+
+
+async def _json_insert(conn: AsyncConnection, plan: JsonInsertPlan, texts: list[str]) -> bool:
+    """Run ``plan``; False when it refused the values (the caller takes the Python path).
+    Connectivity errors propagate. PostgreSQL aborts a transaction on any error: the
+    savepoint keeps the batch's transaction usable for the Python path."""
+    doc = plan.document(texts)
     try:
         async with conn.begin_nested():
-            await driver.copy_records_to_table(
-                plan.table.name, records=rows, columns=plan.columns, schema_name=plan.table.schema
-            )
-    except asyncpg.UniqueViolationError:
-        return False
+            await conn.exec_driver_sql(plan.sql, (doc,))
+    except sa_exc.DBAPIError as exc:
+        if not is_connectivity_error(exc):
+            return False
+        raise
     return True
-
-
-COPY_MIN_ROWS = 64  # below this a prepared executemany is as fast and simpler
-
-
-def _fast_insert(table: Table, *, upsert: bool) -> Handler:
-    plans: dict[tuple[str, tuple[str, ...]], _InsertPlan] = {}
-
-    async def handle(conn: AsyncConnection, payloads: list[Payload]) -> None:
-        dialect = conn.dialect
-        for keys, run in _runs_by_keys(payloads):
-            plan = plans.get((dialect.name, keys))
-            if plan is None:
-                plan = plans[(dialect.name, keys)] = _InsertPlan(table, dialect, keys, upsert)
-            rows = plan.rows(run)
-            use_copy = not upsert and dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS
-            if use_copy and await _copy_into(conn, plan, rows):
-                continue
-            await conn.exec_driver_sql(plan.sql, rows)
-
-    return handle
 
 
 def insert_handler(table: Table) -> Handler:
     """Insert new rows; a row whose primary key exists already is left alone (replay)."""
-    handle = _fast_insert(table, upsert=False)
-    handle.__name__ = f"insert_{table.name}"
-    return handle
+    return _TableWriter(table, upsert=False)
 
 
 class RowNotFound(LookupError):
@@ -289,7 +340,7 @@ def upsert_handler(table: Table) -> Handler:
     pk = [c.key for c in table.primary_key.columns]
     required = _required_columns(table)
     where = and_(*(table.c[k] == bindparam(f"pk__{k}") for k in pk))
-    full_rows = _fast_insert(table, upsert=True)
+    full_rows = _TableWriter(table, upsert=True)
 
     async def handle(conn: AsyncConnection, payloads: list[Payload]) -> None:
         for keys, run in _runs_by_keys(payloads):

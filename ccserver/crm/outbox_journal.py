@@ -77,6 +77,11 @@ _encode = json.JSONEncoder(default=_json_default, separators=(",", ":"), ensure_
 _DATETIME = dt.datetime
 
 
+def encode_json(value: Any) -> str:
+    """Any JSON-able value, with the same encoding of non-JSON types as the payloads."""
+    return _encode(value)
+
+
 def encode_payload(payload: dict[str, Any]) -> str:
     # Top-level timestamps are by far the most common non-JSON values (contacts carry four);
     # converting them in one comprehension is about twice as fast as the encoder calling
@@ -93,6 +98,7 @@ class JournalRecord:
     payload: dict[str, Any]
     created_at: float  # wall-clock time of the put (survives restarts, for oldest_age_s)
     put_at: float
+    encoded: str = ""  # the payload's journal text (empty when not at hand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +213,7 @@ class Journal:
         )
         # put_at is reconstructed from the wall-clock age so commit lag stays meaningful.
         return [
-            JournalRecord(int(s), str(k), json.loads(p), float(c), now - max(0.0, wall - c))
+            JournalRecord(int(s), str(k), json.loads(p), float(c), now - max(0.0, wall - c), p)
             for s, k, p, c in rows
         ]
 
@@ -289,7 +295,7 @@ class Journal:
         )
         now = time.monotonic()
         return [
-            JournalRecord(seq, str(k), json.loads(p), float(c), now)
+            JournalRecord(seq, str(k), json.loads(p), float(c), now, p)
             for seq, (_s, k, p, c) in zip(new_seqs, rows, strict=True)
         ]
 

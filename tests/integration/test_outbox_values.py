@@ -1,0 +1,166 @@
+"""Values written through the outbox come back exactly as put, whichever write path the
+outbox takes (on PostgreSQL: the database unpacks the journal's JSON; a value that path
+refuses falls back to the Python path), including after a restart from the journal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ccserver.crm.database import create_engine
+from ccserver.crm.migrate import upgrade
+from ccserver.crm.models import Base, Contact
+from ccserver.crm.outbox import Outbox
+from ccserver.domain import new_id
+
+T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+contacts = Contact.__table__
+
+
+def varied_contacts() -> list[dict[str, Any]]:
+    plus9 = dt.timezone(dt.timedelta(hours=9))
+    return [
+        {  # every kind of column, all set
+            "id": new_id(),
+            "interaction_id": "ix-1",
+            "channel": "voice",
+            "direction": "outbound",
+            "queue": "sales",
+            "started_at": T0.replace(microsecond=123456),
+            "answered_at": T0 + dt.timedelta(seconds=7),
+            "wait_s": 7.25,
+            "talk_s": 0.0,
+            "fcr": True,
+            "notes": 'quotes " and \\ and ünïcödé 日本語 ✓',
+            "ivr_path": ["main", {"menu": 2}],
+            "attributes": {"dnis": "+4930123456", "nested": {"n": 1.5, "ok": False}},
+            "created_at": T0,
+        },
+        {  # nulls, and the defaulted columns (id, direction, created_at, JSON) left out
+            "interaction_id": "ix-2",
+            "channel": "chat",
+            "started_at": T0,
+            "fcr": False,
+            "queue": None,
+            "wait_s": None,
+        },
+        {  # non-UTC offset, and a timestamp as text in a form only Python's parser takes
+            # (space, not "T"): the JSON path refuses it, the Python path writes the run
+            "id": new_id(),
+            "interaction_id": "ix-3",
+            "channel": "email",
+            "started_at": dt.datetime(2026, 1, 5, 18, 0, tzinfo=plus9),
+            "ended_at": "2026-01-05 09:30:00+00:00",
+            "wait_s": 3,
+        },
+    ]
+
+
+def expected(p: dict[str, Any]) -> dict[str, Any]:
+    e = dict(p)
+    if isinstance(e.get("ended_at"), str):
+        e["ended_at"] = dt.datetime.fromisoformat(e["ended_at"])
+    return e
+
+
+def _spy_contact_inserts(engine: AsyncEngine) -> list[str]:
+    """ "json" or "python" for each INSERT into contacts, in order."""
+    seen: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _spy(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        if statement.startswith("INSERT INTO contacts"):
+            seen.append("json" if "jsonb_array_elements" in statement else "python")
+
+    return seen
+
+
+async def _rows(engine: AsyncEngine) -> dict[str, dict[str, Any]]:
+    async with engine.connect() as conn:
+        res = await conn.execute(select(contacts).order_by(contacts.c.interaction_id))
+        return {r.interaction_id: dict(r._mapping) for r in res}
+
+
+def _check(rows: dict[str, dict[str, Any]], payloads: list[dict[str, Any]]) -> None:
+    assert sorted(rows) == ["ix-1", "ix-2", "ix-3"]
+    for p in payloads:
+        row = rows[p["interaction_id"]]
+        for key, value in expected(p).items():
+            assert row[key] == value, (p["interaction_id"], key, row[key], value)
+    defaulted = rows["ix-2"]
+    assert defaulted["id"] and defaulted["direction"] == "inbound"
+    assert defaulted["ivr_path"] == [] and defaulted["attributes"] == {}
+    assert defaulted["created_at"].tzinfo is not None
+
+
+async def test_values_round_trip_on_every_write_path(db_url: str, tmp_path: Path) -> None:
+    await upgrade(db_url)
+    engine = create_engine(db_url)
+    inserts = _spy_contact_inserts(engine)
+    payloads = varied_contacts()
+    audit = {
+        "id": new_id(),
+        "actor": "agent1",
+        "action": "read",
+        "entity": "customer",
+        "entity_id": "c1",
+        "at": T0,
+        "details": {"ip": "127.0.0.1"},
+    }
+    outbox = Outbox(engine, tmp_path / "journal")
+    await outbox.start()
+    try:
+        await outbox.put_many("contact.insert", payloads)
+        await outbox.put("audit.insert", audit)
+        await outbox.flush()
+        assert outbox.status().dead_letters == 0
+    finally:
+        await outbox.close()
+        rows = await _rows(engine)
+        async with engine.connect() as conn:
+            audit_rows = (await conn.execute(select(Base.metadata.tables["audit_log"]))).all()
+        await engine.dispose()
+    _check(rows, payloads)
+    assert [r.at for r in audit_rows] == [T0]
+    # Three runs (the key sets differ). PostgreSQL: JSON for the first two, then the JSON
+    # attempt for the third is refused and the Python path writes it. SQLite: Python path.
+    if db_url.startswith("postgresql"):
+        assert inserts == ["json", "json", "json", "python"]
+    else:
+        assert inserts == ["python", "python", "python"]
+
+
+async def test_records_restarted_from_the_journal_keep_their_values(
+    db_url: str, tmp_path: Path
+) -> None:
+    await upgrade(db_url)
+    payloads = varied_contacts()
+    journal = tmp_path / "journal"
+    # First run: the main database is unreachable (closed port / unopenable file), so
+    # everything stays in the journal.
+    if db_url.startswith("sqlite"):
+        away = create_engine(f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/x.db")
+    else:
+        away = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    first = Outbox(away, journal)
+    await first.start()
+    await first.put_many("contact.insert", payloads)
+    assert await first.close(deadline=0.3) is False
+    await away.dispose()
+
+    engine = create_engine(db_url)
+    second = Outbox(engine, journal)
+    await second.start()
+    try:
+        assert second.status().pending == 3
+        await second.flush()
+        assert second.status().dead_letters == 0
+    finally:
+        await second.close()
+        rows = await _rows(engine)
+        await engine.dispose()
+    _check(rows, payloads)
