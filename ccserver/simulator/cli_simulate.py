@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import re
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -152,7 +153,23 @@ def _prepare(opts: SimOptions, tmp: Path) -> tuple[Settings, Path]:
     return settings, routing_file
 
 
-async def simulate(opts: SimOptions) -> SimReport:
+@dataclass
+class RunningCenter:
+    """The live parts of a simulated run (see :func:`running_center`)."""
+
+    cc: Any  # ContactCenter
+    voice: Any  # VoiceChannel
+    sim: Any  # AsteriskSimulator
+    numbers: list[str]  # caller IDs of known customers
+    seen: list[Interaction]  # every interaction created, in order
+    sl_seconds: float
+
+
+@contextlib.asynccontextmanager
+async def running_center(opts: SimOptions) -> AsyncIterator[RunningCenter]:
+    """CRM store (temporary SQLite), outbox, bus, routing, ContactCenter on a clock running
+    ``1 / time_scale`` times faster than the wall, the voice channel and the simulator, with
+    ``opts.agents`` agents logged in and ready (they wrap up after ``opts.wrap_s``)."""
     from ccserver.app import Services
     from ccserver.bus import InMemoryBus
     from ccserver.channels.voice.setup import start_voice
@@ -166,8 +183,6 @@ async def simulate(opts: SimOptions) -> SimReport:
     from routing.config import load_routing_config
     from routing.engine import RoutingEngine
 
-    wall0 = time.monotonic()
-    rng = random.Random(opts.seed)
     with tempfile.TemporaryDirectory(prefix="ccserver-simulate-") as tmp:
         settings, routing_file = _prepare(opts, Path(tmp))
         engine = create_engine(settings.database_url)
@@ -191,32 +206,43 @@ async def simulate(opts: SimOptions) -> SimReport:
         seen: list[Interaction] = []
         cc.on_created = seen.append
         await cc.start()
-        services = Services(settings, engine, sessions, outbox, bus)
-        voice = await start_voice(settings, cc, services, time_scale=scale)
+        voice = None
         wrapper = asyncio.create_task(_auto_wrap_up(cc, opts.wrap_s, scale))
         try:
+            services = Services(settings, engine, sessions, outbox, bus)
+            voice = await start_voice(settings, cc, services, time_scale=scale)
             numbers = await _customers(CustomerService(sessions), 30)
             for k in range(opts.agents):
                 uid = f"agent{1001 + k}"
                 info = AgentInfo(uid, uid, f"Agent {1001 + k}", f"PJSIP/{uid}", AGENT_SKILLS)
                 await cc.agent_login(info)
                 await cc.agent_ready(uid)
-            calls = await _arrivals(voice.simulator, rng, opts, numbers)
-            budget = (opts.patience_s * 4 + opts.talk_s * 4 + 120) * scale + 5
-            await asyncio.wait([c.finished for c in calls], timeout=budget)
+            queues = routing.config.queues
+            sl = queues["general"].sl_seconds if "general" in queues else 20.0
+            yield RunningCenter(cc, voice, voice.simulator, numbers, seen, sl)
         finally:
             wrapper.cancel()
             await asyncio.gather(wrapper, return_exceptions=True)
-            await voice.close()
+            if voice is not None:
+                await voice.close()
             await cc.close()
             await outbox.close()
             await bus.close()
             await engine.dispose()
-        sl = next(iter(routing.config.queues.values())).sl_seconds if routing.config.queues else 20
-        rep = report_from(seen, sl)
-        rep.wall_s = time.monotonic() - wall0
-        rep.options = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()}
-        return rep
+
+
+async def simulate(opts: SimOptions) -> SimReport:
+    wall0 = time.monotonic()
+    rng = random.Random(opts.seed)
+    async with running_center(opts) as run:
+        calls = await _arrivals(run.sim, rng, opts, run.numbers)
+        budget = (opts.patience_s * 4 + opts.talk_s * 4 + 120) * opts.time_scale + 5
+        if calls:
+            await asyncio.wait([c.finished for c in calls], timeout=budget)
+    rep = report_from(run.seen, run.sl_seconds)
+    rep.wall_s = time.monotonic() - wall0
+    rep.options = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()}
+    return rep
 
 
 async def _customers(service: Any, count: int) -> list[str]:
