@@ -10,19 +10,22 @@ the follow-up (and so the customer, agent and complaint) the answer belongs to.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ccserver.crm.audit import SYSTEM
+from ccserver.crm.audit import Actor
+from ccserver.crm.rules.errors import MissingAnswers
 from ccserver.crm.rules.surveys import SurveyResponse
 from ccserver.crm.services import WorkflowServices
 from ccserver.crm.services.complaints import ACTIONS, review_from
 from ccserver.crm.services.segmentation_job import recompute_segments
-from ccserver.errors import NotFound
+from ccserver.errors import Conflict, NotFound, ValidationFailed
 from ccserver.runtime.scheduler import check_survey_token, workflows_of
 from ccserver.web import api_support as api
+from ccserver.web.auth import client_ip
 
 COMPLAINTS = "/api/v1/complaints"
 FOLLOWUPS = "/api/v1/follow-ups"
@@ -268,8 +271,7 @@ async def record_survey(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-async def public_survey(request: web.Request) -> web.Response:
-    """The customer's answer through the emailed link (no login; the token authorises)."""
+def _link_follow_up(request: web.Request) -> str:
     from ccserver.app import SERVICES
     from ccserver.web.sessions import load_or_create_secret
 
@@ -278,9 +280,22 @@ async def public_survey(request: web.Request) -> web.Response:
     follow_up_id = check_survey_token(secret, request.match_info["token"])
     if follow_up_id is None:
         raise NotFound("this survey link is not valid")
+    return follow_up_id
+
+
+async def _answer_by_link(
+    request: web.Request, follow_up_id: str, body: SurveyAnswersIn
+) -> dict[str, Any]:
+    """Record the customer's answer for the follow-up the link names: once per link. The
+    actor ``survey:<follow-up id>`` marks link answers in the audit log (the duplicate check)."""
     wf = _wf(request)
     fu = await wf.followups.get(follow_up_id)
-    body = await api.body_model(request, SurveyAnswersIn)
+    if fu["status"] == "cancelled":
+        raise NotFound("this survey is closed")
+    actor = Actor(f"survey:{follow_up_id}", "customer", client_ip(request))
+    audit = api.crm(request).audit(request)
+    if await audit.query(actor=actor.id, action="respond", limit=1):
+        raise Conflict("this survey has already been answered")
     response = _answer(
         body,
         customer_id=fu["customer_id"],
@@ -289,8 +304,85 @@ async def public_survey(request: web.Request) -> web.Response:
         complaint_id=fu["complaint_id"],
         follow_up_id=follow_up_id,
     )
-    out = await wf.surveys.record(response, actor=SYSTEM)
+    out = await wf.surveys.record(response, actor=actor)
+    if fu["status"] in ("planned", "due") and fu["channel"] == "email":
+        # The e-mailed survey *is* the follow-up: answering it completes the follow-up
+        # (unless its outline has questions of its own left unanswered).
+        try:
+            await wf.followups.act(follow_up_id, "start", actor=actor)
+            await wf.followups.act(follow_up_id, "complete", actor=actor, outcome="answered")
+        except MissingAnswers:
+            pass
+    return out
+
+
+async def public_survey(request: web.Request) -> web.Response:
+    """The customer's answer through the e-mailed link, as JSON (no login; the token
+    authorises)."""
+    follow_up_id = _link_follow_up(request)
+    body = await api.body_model(request, SurveyAnswersIn)
+    out = await _answer_by_link(request, follow_up_id, body)
     return web.json_response({"id": out["id"], "thanks": True}, status=201)
+
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>How did we do?</title></head><body><main>{body}</main></body></html>"""
+
+
+def _page(body: str, status: int = 200) -> web.Response:
+    return web.Response(text=_PAGE.format(body=body), status=status, content_type="text/html")
+
+
+def _form(action: str) -> str:
+    csat = "".join(
+        f'<label><input type="radio" name="csat" value="{n}" required> {n}</label> '
+        for n in range(1, 6)
+    )
+    nps = "".join(f'<option value="{n}">{n}</option>' for n in range(0, 11))
+    return (
+        "<h1>How did we do?</h1>"
+        f'<form method="post" action="{html.escape(action)}">'
+        f"<fieldset><legend>Your satisfaction (1 = very unhappy, 5 = very happy)</legend>"
+        f"{csat}</fieldset>"
+        '<p><label>How likely are you to recommend us (0-10)? <select name="nps">'
+        f'<option value="">-</option>{nps}</select></label></p>'
+        '<p><label>Anything else? <textarea name="text" maxlength="4000"></textarea>'
+        '</label></p><button type="submit">Send</button></form>'
+    )
+
+
+async def survey_page(request: web.Request) -> web.Response:
+    """GET /survey/{token}: the survey form the e-mailed link opens (plain HTML, no script,
+    so it works under the site's strict CSP and in any mail client's browser)."""
+    try:
+        _link_follow_up(request)
+    except NotFound:
+        return _page("<h1>This survey link is not valid.</h1>", 404)
+    return _page(_form(request.path))
+
+
+async def survey_page_post(request: web.Request) -> web.Response:
+    try:
+        follow_up_id = _link_follow_up(request)
+    except NotFound:
+        return _page("<h1>This survey link is not valid.</h1>", 404)
+    form = await request.post()
+
+    def score(name: str) -> int | None:
+        raw = str(form.get(name, "") or "").strip()
+        return int(raw) if raw.isdigit() else None
+
+    text = str(form.get("text", "") or "").strip() or None
+    try:
+        body = SurveyAnswersIn(csat=score("csat"), nps=score("nps"), text=text)
+        await _answer_by_link(request, follow_up_id, body)
+    except Conflict:
+        return _page("<h1>Thank you — we already have your answer.</h1>", 409)
+    except (ValidationFailed, ValueError) as e:
+        message = html.escape(str(e))
+        return _page(f"<p>{message}</p>" + _form(request.path), 422)
+    return _page("<h1>Thank you for your answer!</h1>", 201)
 
 
 async def survey_csi(request: web.Request) -> web.Response:
@@ -366,6 +458,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/surveys/responses", record_survey)
     r.add_get("/api/v1/surveys/csi", survey_csi)
     r.add_post("/api/v1/surveys/public/{token}", public_survey)
+    r.add_get("/survey/{token}", survey_page)
+    r.add_post("/survey/{token}", survey_page_post)
     r.add_get("/api/v1/privacy/customers/{id}/export", privacy_export)
     r.add_post("/api/v1/privacy/customers/{id}/erase", privacy_erase)
     r.add_post("/api/v1/segmentation/recompute", recompute_segmentation)

@@ -133,3 +133,37 @@ async def test_follow_up_call_dialled_retried_then_completed(harness: Harness) -
         "create", "due", "dial_queued", "start", "no_answer",
         "due", "dial_queued", "start", "complete",
     ]  # fmt: skip
+
+
+async def test_emailed_survey_link_page_answers_once_and_completes(harness: Harness) -> None:
+    from ccserver.runtime.scheduler import survey_token
+    from ccserver.web.sessions import load_or_create_secret
+
+    agent = await harness.as_user("alice")
+    r, customer = await agent.post(
+        "/api/v1/customers", json={"display_name": "Erin Email", "emails": ["erin@x.org"]}
+    )
+    r, fu = await agent.post(
+        "/api/v1/follow-ups",
+        json={"customer_id": customer["id"], "purpose": "case_survey", "channel": "email"},
+    )
+    assert r.status == 201, fu
+    settings = harness.app[SERVICES].settings
+    token = survey_token(load_or_create_secret(settings.server.data_dir / "secret_key"), fu["id"])
+    anon = harness.anonymous()
+    r, page = await anon.get(f"/survey/{token}")
+    assert r.status == 200 and b'name="csat"' in page and b"<script" not in page
+    r, page = await anon.get(f"/survey/{fu['id']}.forged")
+    assert r.status == 404
+    r, page = await anon.call("POST", f"/survey/{token}", data={"text": ""})
+    assert r.status == 422  # answers nothing
+    r, page = await anon.call(
+        "POST", f"/survey/{token}", data={"csat": "4", "nps": "", "text": "<b>quick</b>"}
+    )
+    assert r.status == 201 and b"Thank you" in page
+    r, again = await anon.call("POST", f"/survey/{token}", data={"csat": "1"})
+    assert r.status == 409 and b"already" in again
+    r, done = await agent.get(f"/api/v1/follow-ups/{fu['id']}")
+    assert done["status"] == "done" and done["outcome"] == "answered"
+    r, csi = await agent.get(f"/api/v1/surveys/csi?agent_id={customer['id']}")
+    assert r.status == 200 and csi["responses"] == 0  # filters apply (no such agent)
