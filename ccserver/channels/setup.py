@@ -97,6 +97,9 @@ class VoiceDialer:
                 return f"agent_{leg.result}"
         return outcome
 
+    async def hang_up(self, channel: str) -> None:
+        await self.extras["voice"].hangup(channel)
+
 
 def _options(path: Path) -> dict[str, Any]:
     if not path.is_file():

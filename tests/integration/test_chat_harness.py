@@ -123,7 +123,7 @@ def write_config(tmp: Path, relay_port: int, channels_toml: str = "") -> Path:
     return config
 
 
-async def start_text_app(tmp: Path, channels_toml: str = "") -> AsyncIterator[TextApp]:
+async def start_text_app(tmp: Path, channels_toml: str = "", **env: str) -> AsyncIterator[TextApp]:
     relay = Relay()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
@@ -131,7 +131,7 @@ async def start_text_app(tmp: Path, channels_toml: str = "") -> AsyncIterator[Te
     )
     port = int(server.sockets[0].getsockname()[1])
     config = write_config(tmp, port, channels_toml)
-    settings = make_settings(tmp, CCSERVER_PATHS__EMAIL=str(config / "email.toml"))
+    settings = make_settings(tmp, CCSERVER_PATHS__EMAIL=str(config / "email.toml"), **env)
     try:
         async for h in start_harness(settings):
             yield TextApp(h, relay)

@@ -223,4 +223,11 @@ class CallbackService:
         raise ValidationFailed(f"a callback has no {action} control here")
 
     async def end(self, interaction: Interaction) -> None:
-        return None
+        """The agent hung up: release the customer's leg if the dialer placed one."""
+        channel = interaction.attributes.get("callback_channel")
+        hang_up = getattr(self.dialer, "hang_up", None)
+        if channel and hang_up is not None:
+            try:
+                await hang_up(str(channel))
+            except Exception:
+                log.warning("callback leg hang-up failed", channel=channel, exc_info=True)
