@@ -176,7 +176,10 @@ async def start_text_channels(
     }
 
     email_queue = str((opts.get("email_routing") or {}).get("queue", "general"))
-    sink = CrmEmailSink(sessions, cc, writer, cases, queue=email_queue, default_region=region)
+    sink = CrmEmailSink(
+        sessions, cc, writer, cases, queue=email_queue, default_region=region,
+        raw_dir=settings.server.data_dir / "mail",
+    )  # fmt: skip
     mailer = OutboundMailer(email_settings.outbound)
     email = EmailChannelService(email_settings, sink, mailer)
     listener = SmtpListener(email, email_settings.listener)

@@ -86,13 +86,20 @@ async def test_mail_is_offered_replied_with_threading_and_the_answer_returns(
     async with services.require_sessions()() as s:
         rows = (
             await s.execute(
-                select(Message.direction, Message.body_text)
+                select(Message.direction, Message.body_text, Message.headers)
                 .join(Contact, Contact.id == Message.contact_id)
                 .where(Contact.case_number == case_number)
             )
         ).all()
-    inbound = sorted((t or "").strip() for d, t in rows if d == "inbound")
+    # Each mail is also kept byte for byte (attachments included), named on its row.
+    raws = [
+        (services.settings.server.data_dir / "mail" / h["raw_ref"]).read_bytes()
+        for d, _, h in rows
+        if d == "inbound"
+    ]
+    assert any(first["Message-ID"].encode() in raw for raw in raws)
+    inbound = sorted((t or "").strip() for d, t, _ in rows if d == "inbound")
     assert inbound == ["Order 4711 is missing.", "Thanks, still waiting."]
-    assert any(d == "outbound" and "We are on it." in (t or "") for d, t in rows)  # the reply
-    assert sum(d == "outbound" for d, _ in rows) >= 2  # the reply and the acknowledgement
+    assert any(d == "outbound" and "We are on it." in (t or "") for d, t, _ in rows)  # the reply
+    assert sum(d == "outbound" for d, _, _ in rows) >= 2  # the reply and the acknowledgement
     await sub.aclose()

@@ -12,11 +12,13 @@ answers for older ones.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +30,7 @@ from ccserver.channels.email.threading import CaseRef
 from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter, find_or_create_customer
 from ccserver.crm.customers import CustomerService
 from ccserver.crm.models import Contact, Message
-from ccserver.domain import Channel, Interaction
+from ccserver.domain import Channel, Interaction, new_id
 from ccserver.errors import ValidationFailed
 from ccserver.logs import get_logger
 from ccserver.runtime.contact_center import ContactCenter
@@ -56,12 +58,16 @@ class CrmEmailSink:
         *,
         queue: str,
         default_region: str = "US",
+        raw_dir: Path | None = None,
     ) -> None:
         self.sessions = sessions
         self.cc = cc
         self.writer = writer
         self.cases = cases
         self.queue = queue
+        # The mail exactly as received (attachments included) is kept as a file per
+        # message: the messages row holds the decoded text and points at the file.
+        self.raw_dir = raw_dir
         self.customers = CustomerService(sessions, default_region=default_region)
         self._by_id = _Lru()
         self._by_number = _Lru()
@@ -147,6 +153,8 @@ class CrmEmailSink:
         if case is None:
             case = CaseRef(i.contact_id, number, customer_id, mail.from_address)
         self._latest_contact[number] = i.contact_id
+        row_id = new_id()
+        raw_ref = await self._keep_raw(row_id, mail.raw)
         await self.writer.write(
             i.contact_id,
             "inbound",
@@ -161,8 +169,10 @@ class CrmEmailSink:
                 "flags": sorted(f.value for f in mail.flags),
                 "notes": list(mail.notes),
                 "references": list(mail.references),
+                "raw_ref": raw_ref,
                 **mail.loop_headers,
             },
+            row_id=row_id,
             attachments=[
                 {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
                 for a in mail.attachments
@@ -177,6 +187,19 @@ class CrmEmailSink:
         else:
             self._pending[id(mail)] = (mail, i.id)
         return case
+
+    async def _keep_raw(self, row_id: str, raw: bytes) -> str | None:
+        if self.raw_dir is None:
+            return None
+        relative = f"{row_id[:8]}/{row_id}.eml"
+        path = self.raw_dir / relative
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(raw)
+
+        await asyncio.to_thread(write)  # an error here answers 451: the MTA retries
+        return relative
 
     async def enqueue(
         self, case: CaseRef, mail: ParsedEmail, preferred_agent_id: str | None

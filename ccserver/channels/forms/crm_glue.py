@@ -105,8 +105,9 @@ class MessageWriter:
         in_reply_to: str | None = None,
         headers: dict[str, Any] | None = None,
         attachments: list[Any] | None = None,
+        row_id: str | None = None,
     ) -> str:
-        row_id = new_id()
+        row_id = row_id or new_id()
         await self.outbox.put(
             "message.insert",
             {
