@@ -60,6 +60,7 @@ class Agent:
     """Mutable agent record owned by the routing engine (or used alone in tests)."""
 
     __slots__ = (
+        "_open",
         "_was_ready",
         "load",
         "policy",
@@ -87,6 +88,9 @@ class Agent:
         self.time_in_state: dict[AgentState, float] = {}
         self.reason_totals: dict[str, float] = {}
         self._was_ready = False
+        # open_keys() answer, valid while presence/work are unchanged (every change goes
+        # through _resummarise, which drops it) and for this very profile and policy
+        self._open: tuple[AgentProfile, AgentPolicy, list[str]] | None = None
 
     # --- read side ---------------------------------------------------------------------
     @property
@@ -103,9 +107,15 @@ class Agent:
 
     def open_keys(self) -> list[str]:
         """Capacity keys this agent can take one more item of right now."""
+        cached = self._open
+        if cached is not None and cached[0] is self.profile and cached[1] is self.policy:
+            return cached[2]
         if self.presence is not Presence.READY:
-            return []
-        return self.capacity.open_keys(self.load)
+            keys: list[str] = []
+        else:
+            keys = self.capacity.open_keys(self.load)
+        self._open = (self.profile, self.policy, keys)
+        return keys
 
     def occupancy(self) -> float:
         return self.capacity.occupancy(self.load)
@@ -246,6 +256,7 @@ class Agent:
         self._resummarise(now)
 
     def _resummarise(self, now: float) -> None:
+        self._open = None  # presence or load may have moved
         new = summarise(self.presence, (w.phase for w in self.work.values()))
         if new is not self.state:
             self._account(now)

@@ -33,8 +33,11 @@ class EngineCore(ReportingMixin):
         self._member: dict[str, set[tuple[str, str]]] = {}
         self._queue_agents: dict[str, set[str]] = {}
         self._sticky: dict[str, dict[str, TaskEntry]] = {}
-        # agent id -> queue -> (heap generation, heaps the agent qualifies for)
-        self._candidates: dict[str, dict[str, tuple[int, list[tuple[str, list[HeapItem]]]]]] = {}
+        # agent id -> capacity key -> every heap the agent qualifies for, across all its
+        # queues: one flat list per key, so a search for the open keys touches only heaps
+        # it can take from (see _best_task_for). Extended in place when a queue grows a
+        # new heap (_new_heap); dropped on profile change, re-login and reload.
+        self._candidates: dict[str, dict[str, list[list[HeapItem]]]] = {}
         self._timers = TimerHeap()
         self._seq = itertools.count()
         self._gen = 0  # config generation: timers from an older config are ignored
@@ -156,7 +159,22 @@ class EngineCore(ReportingMixin):
 
     def _push(self, entry: TaskEntry) -> None:
         for q in entry.queues:
-            self._waiting[q].push(entry)
+            if self._waiting[q].push(entry):
+                self._new_heap(q, entry.sig)
+
+    def _new_heap(self, queue: str, sig: tuple[str, tuple[tuple[str, int], ...]]) -> None:
+        """A queue grew a heap: add it to the cached candidates of the agents who serve
+        the queue and qualify (an update in place, instead of rebuilding their caches)."""
+        capacity_key, required = sig
+        heap = self._waiting[queue].heaps[capacity_key][required]
+        candidates, agents = self._candidates, self._agents
+        for agent_id in self._queue_agents.get(queue, ()):
+            by_key = candidates.get(agent_id)
+            if by_key is None:
+                continue
+            skills = agents[agent_id].profile.skills
+            if all(skills.get(n, 0) >= lv for n, lv in required):
+                by_key.setdefault(capacity_key, []).append(heap)
 
     def _make_routable(self, entry: TaskEntry, now: float) -> list[Decision]:
         """Entry just (re)entered waiting: offer it now or put it in the indexes."""
@@ -310,18 +328,14 @@ class EngineCore(ReportingMixin):
         keys = agent.open_keys()
         if not keys:
             return None
-        cache = self._candidates.setdefault(agent.id, {})
+        by_key = self._candidates.get(agent.id)
+        if by_key is None:
+            by_key = self._candidates[agent.id] = self._qualified_heaps(agent)
         best: TaskEntry | None = None
         best_key: tuple[int, float, int] | None = None
-        for q in agent.profile.queues:
-            waiting = self._waiting.get(q)
-            if waiting is None:
-                continue
-            cached = cache.get(q)
-            if cached is None or cached[0] != waiting.generation:
-                cached = cache[q] = (waiting.generation, self._qualified_heaps(agent, waiting))
-            for capacity_key, heap in cached[1]:
-                if not heap or capacity_key not in keys:
+        for capacity_key in keys:
+            for heap in by_key.get(capacity_key, ()):
+                if not heap:
                     continue
                 _, version, entry = heap[0]  # inlined head(): this loop is the hot path
                 if entry.version != version or entry.state != "waiting":
@@ -331,21 +345,28 @@ class EngineCore(ReportingMixin):
                     entry = found
                 if best_key is None or entry.key < best_key:
                     best, best_key = entry, entry.key
-        for entry in self._sticky.get(agent.id, {}).values():
-            fits = entry.capacity_key in keys and has_skills(agent, entry.skills)
-            if fits and (best is None or entry.key < best.key):
-                best = entry
+        sticky = self._sticky.get(agent.id)
+        if sticky:
+            for entry in sticky.values():
+                fits = entry.capacity_key in keys and has_skills(agent, entry.skills)
+                if fits and (best is None or entry.key < best.key):
+                    best = entry
         return best
 
-    @staticmethod
-    def _qualified_heaps(agent: Agent, waiting: QueueWaiting) -> list[tuple[str, list[HeapItem]]]:
+    def _qualified_heaps(self, agent: Agent) -> dict[str, list[list[HeapItem]]]:
+        """Per capacity key, the heaps (of every queue the agent serves) whose required
+        skills the agent has. Rebuilt only when a queue grows a new heap."""
         skills = agent.profile.skills
-        return [
-            (capacity_key, heap)
-            for capacity_key, by_skills in waiting.heaps.items()
-            for required, heap in by_skills.items()
-            if all(skills.get(n, 0) >= lv for n, lv in required)
-        ]
+        out: dict[str, list[list[HeapItem]]] = {}
+        for q in agent.profile.queues:
+            waiting = self._waiting.get(q)
+            if waiting is None:
+                continue
+            for capacity_key, by_skills in waiting.heaps.items():
+                for required, heap in by_skills.items():
+                    if all(skills.get(n, 0) >= lv for n, lv in required):
+                        out.setdefault(capacity_key, []).append(heap)
+        return out
 
     def _push_presence_timer(self, agent: Agent) -> None:
         if agent.presence_deadline is not None:

@@ -84,16 +84,19 @@ class QueueWaiting:
         self.heaps: dict[str, dict[Skills, list[HeapItem]]] = {}
         self.generation = 0
 
-    def push(self, entry: TaskEntry) -> None:
+    def push(self, entry: TaskEntry) -> bool:
+        """Index ``entry`` under its signature; True if that made a new heap."""
         capacity_key, skills = entry.sig
         by_skills = self.heaps.get(capacity_key)
         if by_skills is None:
             by_skills = self.heaps[capacity_key] = {}
         heap = by_skills.get(skills)
+        created = heap is None
         if heap is None:
             heap = by_skills[skills] = []
             self.generation += 1
         heapq.heappush(heap, (entry.key, entry.version, entry))
+        return created
 
     def live(self) -> Iterator[TaskEntry]:
         """Every waiting entry (O(size); for position, snapshots and tests)."""
