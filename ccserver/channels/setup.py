@@ -151,11 +151,10 @@ async def start_text_channels(
     form_opts = _build(FormOptions, opts.get("forms"), "channels.toml:forms")
     forms = FormsService(cc, customers, writer, cases, callbacks, form_opts)
 
-    async def chat_callback(phone: str, name: str, customer_id: str | None, i: Interaction) -> str:
+    async def chat_callback(phone: str, name: str, customer_id: str | None, contact: str) -> str:
         cb = await callbacks.request(
-            phone, name=name, customer_id=customer_id, source="chat",
-            related_contact_id=i.contact_id,
-        )  # fmt: skip
+            phone, name=name, customer_id=customer_id, source="chat", related_contact_id=contact
+        )
         return str(cb.attributes["case_number"])
 
     async def survey_writer(row: dict[str, Any]) -> None:

@@ -32,12 +32,13 @@ from ivr.session import IvrSession
 log = get_logger(__name__)
 
 Lookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
-# (phone, name, customer_id, source_interaction) -> case number of the callback
-CallbackHook = Callable[[str, str, str | None, Interaction], Awaitable[str]]
+# (phone, name, customer_id, contact id of the chat) -> case number of the callback
+CallbackHook = Callable[[str, str, str | None, str], Awaitable[str]]
 # (name, email, phone, text, customer_id) -> case number of the message
 MessageHook = Callable[[str, str | None, str | None, str, str | None], Awaitable[str]]
 
 MAX_TEXT = 2000
+_CAN_LEAVE_WORD = frozenset({"ivr", "queued", "closed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +273,7 @@ class ChatService:
 
     async def _leave_message(self, s: ChatSession, data: dict[str, Any]) -> None:
         text = data.get("text")
-        if s.state not in ("ivr", "queued") or not isinstance(text, str) or not text.strip():
+        if s.state not in _CAN_LEAVE_WORD or not isinstance(text, str) or not text.strip():
             return
         if self.on_message is None:
             raise ValidationFailed("leaving a message is not available")
@@ -280,28 +281,33 @@ class ChatService:
         number = await self.on_message(
             c["name"], c.get("email"), c.get("phone"), text[:MAX_TEXT], s.customer_id
         )
-        self.cc.get(s.id).attributes["outcome"] = "message_left"
-        await self.cc.customer_left(s.id, "message_left")
+        await self._left_word(s, "message_left")
         await s.emit("message_left", {"case_number": number})
         await self._finish(s, ask_survey=False)
 
     async def _callback(self, s: ChatSession, data: dict[str, Any]) -> None:
         phone = data.get("phone") or s.customer.get("phone")
-        if s.state not in ("ivr", "queued") or not isinstance(phone, str) or not phone:
+        if s.state not in _CAN_LEAVE_WORD or not isinstance(phone, str) or not phone:
             await s.emit("error", {"code": "phone_required"}, numbered=False)
             return
         if self.on_callback is None:
             raise ValidationFailed("callbacks are not available")
-        i = self.cc.get(s.id)
         try:
-            number = await self.on_callback(phone, s.customer["name"], s.customer_id, i)
+            number = await self.on_callback(phone, s.customer["name"], s.customer_id, s.contact_id)
         except ValidationFailed as exc:
             await s.emit("error", {"code": "invalid_phone", "text": exc.message}, numbered=False)
             return
-        i.attributes["outcome"] = "callback_requested"
-        await self.cc.customer_left(s.id, "callback_requested")
+        await self._left_word(s, "callback_requested")
         await s.emit("callback_scheduled", {"case_number": number})
         await self._finish(s, ask_survey=False)
+
+    async def _left_word(self, s: ChatSession, outcome: str) -> None:
+        """The chat ends with a message or a callback request instead of an agent (the
+        interaction may be over already, e.g. closed by the after-hours action)."""
+        i = self.cc.interactions.get(s.id)
+        if i is not None and not i.is_terminal:
+            i.attributes["outcome"] = outcome
+            await self.cc.customer_left(s.id, outcome)
 
     # --- IVR -----------------------------------------------------------------------------
     async def _play(self, s: ChatSession, turn: ChatTurn) -> None:
@@ -454,7 +460,7 @@ class ChatService:
         if action in ("voicemail", "callback", "disconnect") and s is not None:
             # After hours / overflow: offer the customer the ways to leave word.
             await s.emit("no_agents", {"options": ["leave_message", "callback"]})
-            s.state = "ended"
+            s.state = "closed"  # routing is done with it; the customer can still leave word
             return {}
         raise ValidationFailed(f"a chat has no {action} control")
 

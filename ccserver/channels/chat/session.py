@@ -49,7 +49,7 @@ class ChatSession:
     customer_id: str | None
     bucket: TokenBucket
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    state: str = "ivr"  # ivr | queued | connected | ended
+    state: str = "ivr"  # ivr | queued | connected | closed (after hours) | ended
     driver: ChatIvrDriver | None = None
     agent_id: str | None = None
     agent_name: str | None = None
