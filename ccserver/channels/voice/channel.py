@@ -244,7 +244,9 @@ class VoiceChannel:
             return
         leg_id = self.originator.new_channel_id()
         call.ringing[agent_id] = leg_id
-        timeout = max(1.0, expires_at - self.cc.clock())
+        # Stop ringing a little before routing's offer timer, so the phone is quiet when the
+        # offer is withdrawn (a leg answering at that very moment is the rare race left).
+        timeout = max(1.0, 0.9 * (expires_at - self.cc.clock()))
         self.spawn(
             self._ring(call, interaction.id, agent_id, endpoint, leg_id, timeout),
             f"voice-ring-{agent_id}",
@@ -305,8 +307,15 @@ class VoiceChannel:
         if call is None:
             return
         leg_id = call.ringing.pop(agent_id, None)
-        if leg_id is not None:
-            self.spawn(self.safe_hangup(self.legs.get(leg_id)), f"voice-revoke-{agent_id}")
+        if leg_id is None:
+            return
+        leg = self.legs.get(leg_id)
+        if not call.in_agi and leg is not None:
+            # The caller already left AsyncAGI: the leg answered and the bridge is forming.
+            # Hanging the leg up now would take the customer with it: take them back first.
+            self.spawn(self._pull_back(call, leg), f"voice-revoke-{agent_id}")
+        else:
+            self.spawn(self.safe_hangup(leg), f"voice-revoke-{agent_id}")
 
     async def connect(self, interaction: Interaction, agent_id: str) -> None:
         """Console accept: SIP phones answer themselves (the Originate); nothing to join."""
