@@ -11,7 +11,8 @@ the simulator and the loaded machine). Faster scales make routing's 20 s offer t
 short for a burst on a busy box (RONA storms), which would measure the timer, not the code.
 
 1. sequential calls: new interaction -> queued (IVR: language and menu digits pressed as
-   soon as the menu listens, 'welcome' and 'please-hold' prompts, the CRM caller-ID lookup) and queued -> connected (offer, Originate, ring, answer, bridge), p50 / p99.
+   soon as the menu listens, 'welcome' and 'please-hold' prompts, the CRM caller-ID lookup)
+   and queued -> connected (offer, Originate, ring, answer, bridge), p50 / p99.
 2. burst: N callers at once with N agents ready; wall time until all are connected and CPU
    seconds of this process per call.
 
