@@ -43,7 +43,7 @@ from ccserver.crm.outbox_journal import (
     JournalRecord,
     OutboxClosed,
     OutboxError,
-    encode_payload,
+    encode_record,
 )
 
 __all__ = [
@@ -243,9 +243,18 @@ class Outbox:
             raise UnknownRecordKind(
                 f"no outbox handler for record kind {kind!r}", details={"kind": kind}
             )
-        encoded = [encode_payload(p) for p in payloads]  # a TypeError surfaces here, not later
+        pairs = [encode_record(p) for p in payloads]  # a TypeError surfaces here, not later
         fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._puts.append(_PendingPut(kind, encoded, payloads, time.time(), time.monotonic(), fut))
+        self._puts.append(
+            _PendingPut(
+                kind,
+                [text for text, _ in pairs],
+                [converted for _, converted in pairs],
+                time.time(),
+                time.monotonic(),
+                fut,
+            )
+        )
         self._tickets += len(payloads)
         self._put_wakeup.set()
         return await fut

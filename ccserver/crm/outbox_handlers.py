@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
+import json.encoder as _json_c
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     Date,
     DateTime,
@@ -39,6 +42,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
 
+from ccserver.crm.outbox_journal import c_make_encoder
 from ccserver.crm.outbox_json import JsonInsertPlan
 
 # SQLSTATE classes that mean "the server is not there / not now", not "this row is wrong":
@@ -75,6 +79,9 @@ def is_connectivity_error(exc: BaseException) -> bool:
 Payload = dict[str, Any]
 Handler = Callable[[AsyncConnection, list[Payload]], Awaitable[None]]
 _Converter = Callable[[Any], Any]
+
+
+_fromisoformat = dt.datetime.fromisoformat
 
 
 def _to_datetime(v: Any) -> Any:
@@ -186,7 +193,13 @@ class _InsertPlan:
             default: Any = None
             if key not in keys and col.default is not None:
                 default = col.default
-            self.steps.append((key, conv.get(key), _bind_processor(col, dialect), default))
+            proc = _bind_processor(col, dialect)
+            conv_step = conv.get(key)
+            if getattr(proc, "__name__", "") == "from_text":
+                conv_step = None  # from_text converts text itself
+            elif isinstance(col.type, JSON):
+                proc = _json_processor(col, dialect)
+            self.steps.append((key, conv_step, proc, default))
         self.columns = [by_key[k].name for k in order]
         self.table = table
 
@@ -242,8 +255,55 @@ def _bind_processor(col: Column[Any], dialect: Dialect) -> Callable[[Any], Any] 
             return value.isoformat(" ", "microseconds")
         return impl_proc(value) if decorator is not None else generic(value)
 
+    def from_text(value: Any) -> Any:
+        # Payloads carry timestamps as the ISO text the journal holds (see encode_record);
+        # a UTC one becomes SQLite's stored form by slicing, after the same parse the
+        # Python conversion would do (so a malformed text still fails the same way).
+        if type(value) is str and value.endswith("+00:00") and value[10:11] == "T":
+            n = len(value)
+            if n == 32 and _fromisoformat(value):
+                return value[:10] + " " + value[11:26]
+            if n == 25 and _fromisoformat(value):
+                return value[:10] + " " + value[11:19] + ".000000"
+        return fast(_to_datetime(value))
+
     try:
-        same = all(fast(v) == generic(v) for v in _SAMPLE_TIMES)
+        same = all(
+            fast(v) == generic(v) == from_text(v.isoformat()) == from_text(v) for v in _SAMPLE_TIMES
+        )
+    except (TypeError, ValueError):
+        same = False
+    return from_text if same else proc
+
+
+def _json_processor(col: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """For JSON columns: ``json.dumps`` with an encoder built once (``dumps`` builds one per
+    call, most of the cost for small values), used only when it gives the very same text
+    as the column's own processor on sample values."""
+    proc: Callable[[Any], Any] | None = col.type.dialect_impl(dialect).bind_processor(dialect)
+    if proc is None or not isinstance(col.type, JSON) or c_make_encoder is None:
+        return proc
+    generic: Callable[[Any], Any] = proc
+    encoder = c_make_encoder(
+        {},
+        json.JSONEncoder().default,
+        _json_c.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+
+    def fast(value: Any) -> Any:
+        if type(value) is list or type(value) is dict:
+            return "".join(encoder(value, 0))
+        return generic(value)
+
+    samples: list[Any] = [["main", 1, 2.5, None, True], {"k": "ünï 日本", "n": {"x": []}}, {}]
+    try:
+        same = all(fast(v) == generic(v) for v in samples)
     except (TypeError, ValueError):
         same = False
     return fast if same else proc
