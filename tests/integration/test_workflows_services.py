@@ -238,3 +238,26 @@ async def test_reopen_retention_and_segmentation(
     assert tiers[ids["cy"]] == ("vip", "new") and tiers[ids["ann"]] == ("prospect", "prospect")
     again = await recompute_segments(sessions, CrmRules().segmentation, now=T0)
     assert again["changed"] == 0
+
+    # The scheduler's tick runs every job due at ``now``; a failing job does not stop the
+    # others, and segmentation runs once per night (after 02:00 UTC).
+    jobs = WorkflowJobs(sessions, wf)
+    ran: list[str] = []
+
+    async def broken(now: dt.datetime | None = None) -> dict[str, int]:
+        ran.append("retention")
+        raise RuntimeError("disk full")
+
+    async def segment(now: dt.datetime | None = None) -> dict[str, int]:
+        ran.append("segmentation")
+        return {}
+
+    jobs.retention = broken  # type: ignore[method-assign]
+    jobs.segmentation = segment  # type: ignore[method-assign]
+    night = dt.datetime(2026, 5, 8, 1, 30, tzinfo=dt.UTC)  # Bob's complaint is overdue
+    await jobs.tick(night)  # before 02:00: no segmentation yet
+    await jobs.tick(night + H)  # 02:30: retention (hourly) and segmentation
+    await jobs.tick(night + 2 * H)  # 03:30: retention; segmentation already ran tonight
+    assert ran == ["retention", "retention", "segmentation", "retention"]
+    escalated = await wf.complaints.search(overdue=True, now=night)
+    assert escalated[0]["escalated_at"] is not None  # the tick escalated Bob's complaint
