@@ -149,7 +149,13 @@ async def start_text_channels(
         default_region=region,
     )  # fmt: skip
     form_opts = _build(FormOptions, opts.get("forms"), "channels.toml:forms")
-    forms = FormsService(cc, customers, writer, cases, callbacks, form_opts)
+
+    def complaint_service() -> Any:
+        from ccserver.runtime.scheduler import workflows_of
+
+        return workflows_of(services).complaints
+
+    forms = FormsService(cc, customers, writer, cases, callbacks, form_opts, complaint_service)
 
     async def chat_callback(phone: str, name: str, customer_id: str | None, contact: str) -> str:
         cb = await callbacks.request(

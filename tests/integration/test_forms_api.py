@@ -89,3 +89,32 @@ async def test_each_form_is_rate_limited_per_ip(text_app: TextApp) -> None:
     # The first contact form of this module counts too: 2 more pass, then 429.
     assert statuses == [201, 201, 429, 429]
     assert error_of(body)["code"] == "rate_limited"
+
+
+async def test_complaint_form_files_a_crm_complaint_and_refuses_unknown_categories(
+    text_app: TextApp,
+) -> None:
+    from ccserver.crm.models import Complaint
+
+    anon = text_app.h.anonymous()
+    form = {
+        "name": "Liam",
+        "email": "liam@example.com",
+        "order_ref": "ORD-9",
+        "category": "product",
+        "subcategory": "delivery",
+        "description": "Late again.",
+    }
+    r, body = await anon.post("/api/v1/forms/complaint", json=form)
+    assert r.status == 201, body
+    i = text_app.cc.interactions[body["interaction_id"]]
+    assert i.attributes["complaint_number"].startswith("CMP-")
+    async with text_app.h.app[SERVICES].require_sessions()() as s:
+        row = await s.get(Complaint, i.attributes["complaint_id"])
+    assert row is not None and (row.category, row.subcategory, row.channel) == (
+        "product", "delivery", "web"
+    )  # fmt: skip
+    before = len(text_app.cc.interactions)
+    r, body = await anon.post("/api/v1/forms/complaint", json={**form, "subcategory": "weather"})
+    assert r.status == 422, body
+    assert len(text_app.cc.interactions) == before  # refused before any work was created

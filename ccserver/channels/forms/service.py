@@ -9,6 +9,7 @@ nothing is created.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,10 @@ class ContactForm(_Form):
 class ComplaintForm(_Form):
     email: str = Field(min_length=3, max_length=254)
     phone: str | None = Field(None, pattern=_PHONE)
+    # The complaint taxonomy (e.g. product/delivery, service/attitude); with both, the
+    # complaint is also filed in the CRM's complaint workflow.
     category: str | None = Field(None, max_length=32, pattern=r"^[a-z_]*$")
+    subcategory: str | None = Field(None, max_length=32, pattern=r"^[a-z_]*$")
     order_ref: str | None = Field(None, max_length=64)
     description: str = Field(min_length=1, max_length=5000)
 
@@ -104,6 +108,7 @@ class FormsService:
         cases: CaseNumbers,
         callbacks: CallbackService,
         options: FormOptions = FormOptions(),
+        complaints: Callable[[], Any] | None = None,
     ) -> None:
         self.cc = cc
         self.customers = customers
@@ -112,6 +117,7 @@ class FormsService:
         self.callbacks = callbacks
         self.options = options
         self.honeypot_hits = 0
+        self._complaints = complaints  # -> the CRM's ComplaintService (built on first use)
 
     def _queue(self, kind: str) -> str:
         queue = self.options.queues.get(kind, "general")
@@ -127,11 +133,32 @@ class FormsService:
     async def complaint(self, form: ComplaintForm) -> Submitted:
         if form.website:
             return self._trap()
-        extra = {"complaint_category": form.category, "order_ref": form.order_ref}
+        extra: dict[str, Any] = {
+            "complaint_category": form.category,
+            "complaint_subcategory": form.subcategory,
+            "order_ref": form.order_ref,
+        }
         subject = f"Complaint{f' about order {form.order_ref}' if form.order_ref else ''}"
-        return await self._web(
-            "complaint", form.name, form.email, form.phone, subject, form.description, extra
+        customer_id = await find_or_create_customer(
+            self.customers, name=form.name, email=form.email, phone=form.phone
         )
+        if form.category and form.subcategory and customer_id and self._complaints:
+            # Filed first: a category outside the taxonomy is refused before anything else.
+            filed = await self._complaints().create(
+                customer_id=customer_id,
+                category=form.category,
+                subcategory=form.subcategory,
+                description=form.description,
+                channel="web",
+                order_ref=form.order_ref,
+                note="web complaint form",
+            )
+            extra["complaint_id"] = filed["id"]
+            extra["complaint_number"] = filed["case_number"]
+        return await self._web(
+            "complaint", form.name, form.email, form.phone, subject, form.description, extra,
+            customer_id=customer_id,
+        )  # fmt: skip
 
     async def callback(self, form: CallbackForm) -> Submitted:
         if form.website:
