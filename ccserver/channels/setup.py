@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from ccserver.channels.chat.service import ChatOptions, ChatService
+from ccserver.channels.chat.session import ChatSession
 from ccserver.channels.chat.ws import ChatSocket
 from ccserver.channels.email.config import EmailSettings, load_email_settings
 from ccserver.channels.email.crm_sink import CrmEmailSink, EmailAdapter
@@ -25,6 +26,7 @@ from ccserver.channels.email.listener import SmtpListener
 from ccserver.channels.email.outbound import OutboundMailer
 from ccserver.channels.email.service import EmailChannelService
 from ccserver.channels.email.templates import ReplyTemplates
+from ccserver.channels.email.threading import CaseRef
 from ccserver.channels.forms.callbacks import CallbackOptions, CallbackService
 from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter
 from ccserver.channels.forms.limits import SlidingWindowLimiter
@@ -166,20 +168,6 @@ async def start_text_channels(
     async def survey_writer(row: dict[str, Any]) -> None:
         await services.require_outbox().put("survey_response.insert", row)
 
-    from ccserver.channels.chat.lookups import chat_lookup
-
-    chat = ChatService(
-        cc, customers, writer, cases, services.extras.get("ivr_flows"),
-        options=_build(ChatOptions, opts.get("chat"), "channels.toml:chat"),
-        lookup=chat_lookup(sessions, region, cc),
-        on_callback=chat_callback, on_message=forms.leave_message, survey_writer=survey_writer,
-    )  # fmt: skip
-    starts = SlidingWindowLimiter(form_opts.max_per_ip * 4, form_opts.window_s)
-    limits = {
-        k: SlidingWindowLimiter(form_opts.max_per_ip, form_opts.window_s)
-        for k in ("contact", "complaint", "callback")
-    }
-
     email_queue = str((opts.get("email_routing") or {}).get("queue", "general"))
     sink = CrmEmailSink(
         sessions, cc, writer, cases, queue=email_queue, default_region=region,
@@ -188,6 +176,28 @@ async def start_text_channels(
     mailer = OutboundMailer(email_settings.outbound)
     email = EmailChannelService(email_settings, sink, mailer)
     listener = SmtpListener(email, email_settings.listener)
+
+    async def send_transcript(s: ChatSession, text: str) -> None:
+        case = CaseRef(s.contact_id, s.case_number, s.customer_id, s.customer.get("email"))
+        await email.send_reply(
+            case, to=str(s.customer["email"]), body=text, agent_id=None,
+            subject="Your chat transcript",
+        )  # fmt: skip
+
+    from ccserver.channels.chat.lookups import chat_lookup
+
+    chat = ChatService(
+        cc, customers, writer, cases, services.extras.get("ivr_flows"),
+        options=_build(ChatOptions, opts.get("chat"), "channels.toml:chat"),
+        lookup=chat_lookup(sessions, region, cc),
+        on_callback=chat_callback, on_message=forms.leave_message, survey_writer=survey_writer,
+        send_transcript=send_transcript,
+    )  # fmt: skip
+    starts = SlidingWindowLimiter(form_opts.max_per_ip * 4, form_opts.window_s)
+    limits = {
+        k: SlidingWindowLimiter(form_opts.max_per_ip, form_opts.window_s)
+        for k in ("contact", "complaint", "callback")
+    }
 
     cc.register(Channel.CHAT, chat)
     cc.register(Channel.CALLBACK, callbacks)

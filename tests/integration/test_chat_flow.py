@@ -99,6 +99,14 @@ async def test_chat_reaches_an_agent_and_back_and_survives_a_reconnect(text_app:
         assert (await recv_until(ws, "error"))["data"]["code"] == "invalid_survey"
         await send(ws, "survey", csat=5, nps=9)
         assert (await recv_until(ws, "ended"))["data"]["thanks"] is True
+        await send(ws, "transcript")  # mailed to the pre-chat address, once
+        assert (await recv_until(ws, "transcript_sent"))["data"]["to"] == "bob.chat@example.com"
+        await send(ws, "transcript")
+        assert (await recv_until(ws, "error"))["data"]["code"] == "transcript_unavailable"
+    mail = await text_app.relay.wait_for(lambda m: m["To"] == "bob.chat@example.com")
+    assert "Your chat transcript" in mail["Subject"]
+    plain = mail.get_body(("plain",))
+    assert plain is not None and "Hi Bob" in plain.get_content()
 
     disposition = text_app.cc.dispositions[0] if text_app.cc.dispositions else None
     r, body = await api.post(

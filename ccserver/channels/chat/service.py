@@ -69,6 +69,7 @@ class ChatService:
         on_callback: CallbackHook | None = None,
         on_message: MessageHook | None = None,
         survey_writer: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        send_transcript: Callable[[ChatSession, str], Awaitable[None]] | None = None,
     ) -> None:
         self.cc = cc
         self.customers = customers
@@ -80,6 +81,7 @@ class ChatService:
         self.on_callback = on_callback
         self.on_message = on_message
         self.survey_writer = survey_writer
+        self.send_transcript = send_transcript
         self.sessions: dict[str, ChatSession] = {}
         self._ticker: asyncio.Task[None] | None = None
 
@@ -177,7 +179,8 @@ class ChatService:
             if s.agent_id and isinstance(seq, int):
                 await self._to_agent(s, "chat_read", {"interaction_id": s.id, "seq": seq})
             return
-        if kind in ("message", "choice", "leave_message", "callback") and not s.bucket.take(now):
+        limited = ("message", "choice", "leave_message", "callback", "transcript")
+        if kind in limited and not s.bucket.take(now):
             await s.emit(
                 "notice", {"code": "slow_down", "text": "Please slow down."}, numbered=False
             )
@@ -199,6 +202,8 @@ class ChatService:
                 await self._callback(s, data)
             elif kind == "survey":
                 await self._survey(s, data)
+            elif kind == "transcript":
+                await self._transcript(s)
             else:
                 await s.emit("error", {"code": "unknown_frame"}, numbered=False)
 
@@ -270,6 +275,23 @@ class ChatService:
                 }
             )
         await s.emit("ended", {"case_number": s.case_number, "thanks": True})
+
+    async def _transcript(self, s: ChatSession) -> None:
+        """Mail the chat to the address of the pre-chat form, once: never to an address
+        typed later, so the widget cannot be used to send mail to strangers."""
+        address = s.customer.get("email")
+        if not address or self.send_transcript is None or s.transcript_sent:
+            await s.emit("error", {"code": "transcript_unavailable"}, numbered=False)
+            return
+        s.transcript_sent = True
+        lines = [
+            f"{dt.datetime.fromtimestamp(ln['at'], dt.UTC):%H:%M} "
+            f"{ln.get('name') or ln['from']}: {ln['text']}"
+            for ln in s.transcript
+            if not ln.get("whisper")
+        ]
+        await self.send_transcript(s, "\n".join(lines))
+        await s.emit("transcript_sent", {"to": address})
 
     async def _leave_message(self, s: ChatSession, data: dict[str, Any]) -> None:
         text = data.get("text")

@@ -60,6 +60,7 @@ class ChatSession:
     alone_since: float | None = None  # no socket attached since then
     survey_open: bool = False
     survey_done: bool = False
+    transcript_sent: bool = False
     last_customer_seq: int = 0
     transcript: list[dict[str, Any]] = field(default_factory=list)  # for the agent's console
     buttons: dict[str, str] = field(default_factory=dict)  # last menu: value -> label
