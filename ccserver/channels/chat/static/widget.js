@@ -119,7 +119,11 @@
       case "survey": survey(d.questions || []); break;
       case "ended":
         state.ended = true; form.style.display = "none"; sessionStorage.removeItem(KEY);
-        line("system", d.thanks ? "Thank you!" : "Chat ended"); break;
+        line("system", d.thanks ? "Thank you!" : "Chat ended");
+        clearExtra();
+        button("Email me the transcript", function () { sendFrame("transcript"); clearExtra(); });
+        break;
+      case "transcript_sent": line("system", "Transcript sent to " + d.to); break;
       case "error": case "notice": status.textContent = d.text || d.code; break;
     }
   }
