@@ -9,6 +9,8 @@ the follow-up (and so the customer, agent and complaint) the answer belongs to.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import html
 from typing import Any
@@ -20,6 +22,7 @@ from ccserver.crm.audit import Actor
 from ccserver.crm.rules.errors import MissingAnswers
 from ccserver.crm.rules.surveys import SurveyResponse
 from ccserver.crm.services import WorkflowServices
+from ccserver.crm.services.common import WorkflowNotFound
 from ccserver.crm.services.complaints import ACTIONS, review_from
 from ccserver.crm.services.segmentation_job import recompute_segments
 from ccserver.errors import Conflict, NotFound, ValidationFailed
@@ -135,6 +138,16 @@ def _wf(request: web.Request) -> WorkflowServices:
     return workflows_of(request.app[SERVICES])
 
 
+async def _flush_outbox(request: web.Request, timeout_s: float = 5.0) -> None:
+    from ccserver.app import SERVICES
+
+    outbox = request.app[SERVICES].outbox
+    if outbox is not None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await outbox.flush()
+
+
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -145,7 +158,16 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 async def create_complaint(request: web.Request) -> web.Response:
     _p, actor = api.allowed(request, "complaints:write")
     body = await api.body_model(request, ComplaintIn)
-    out = await _wf(request).complaints.create(actor=actor, **body.model_dump())
+    complaints = _wf(request).complaints
+    try:
+        out = await complaints.create(actor=actor, **body.model_dump())
+    except WorkflowNotFound as e:
+        if "contact_id" not in e.details:
+            raise
+        # Filed during the call: the contact row is written through the outbox and may not
+        # be in the database yet. Wait for pending writes (bounded), then try once more.
+        await _flush_outbox(request)
+        out = await complaints.create(actor=actor, **body.model_dump())
     return web.json_response(out, status=201, headers={"Location": f"{COMPLAINTS}/{out['id']}"})
 
 

@@ -167,3 +167,28 @@ async def test_emailed_survey_link_page_answers_once_and_completes(harness: Harn
     assert done["status"] == "done" and done["outcome"] == "answered"
     r, csi = await agent.get(f"/api/v1/surveys/csi?agent_id={customer['id']}")
     assert r.status == 200 and csi["responses"] == 0  # filters apply (no such agent)
+
+
+async def test_complaint_filed_during_the_call_links_the_live_contact(harness: Harness) -> None:
+    from ccserver.domain import Direction
+
+    agent = await harness.as_user("alice")
+    r, customer = await agent.post("/api/v1/customers", json={"display_name": "Liv Live"})
+    cc = harness.app[CONTACT_CENTER]
+    # The contact row of a live interaction is written through the outbox, maybe later.
+    call = await cc.new_interaction(
+        Channel.VOICE, direction=Direction.INBOUND, customer_id=customer["id"]
+    )
+    body = {
+        "customer_id": customer["id"],
+        "contact_id": call.contact_id,
+        "category": "service",
+        "subcategory": "capability",
+        "description": "Could not change my address",
+    }
+    r, c = await agent.post("/api/v1/complaints", json=body)
+    assert r.status == 201, c
+    assert c["contact_id"] == call.contact_id and c["channel"] == "voice"
+    r, err = await agent.post("/api/v1/complaints", json=body | {"contact_id": "no-such-contact"})
+    assert r.status == 404 and error_of(err)["details"] == {"contact_id": "no-such-contact"}
+    await cc.customer_left(call.id)
