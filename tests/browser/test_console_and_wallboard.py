@@ -200,11 +200,11 @@ def test_agent_and_supervisor_handle_a_call_live(
         assert _unnamed_controls(sup) == []
         assert _unnamed_controls(agent) == []  # with the call controls showing
 
-        card.get_by_role("button", name="Record").click()
+        card.get_by_role("button", name="Record", exact=True).click()
         stop = card.get_by_role("button", name="Stop recording")
         expect(stop).to_have_attribute("aria-pressed", "true")
         stop.click()
-        expect(card.get_by_role("button", name="Record")).to_be_visible()
+        expect(card.get_by_role("button", name="Record", exact=True)).to_be_visible()
         assert server.voice.actions(iid)[-2:] == ["record", "stop_record"]
         card.get_by_role("button", name="Resume").click()
         expect(card).not_to_contain_text("on hold")
@@ -262,6 +262,13 @@ def test_unknown_caller_reject_create_customer_search_and_transfer(
         page = ctx.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # A wrong password is refused on the page; the right one lands on the console.
+        page.goto(base + "/login")
+        page.get_by_label("User name").fill("bob")
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#status")).to_contain_text("wrong user name or password")
+        expect(page.get_by_label("Password")).to_have_value("")
         _login(page, base, "/console", "bob")
         expect(page.locator("#link")).to_have_attribute("aria-label", "Connection: open")
         page.get_by_role("button", name="Ready", exact=True).click()
@@ -333,6 +340,11 @@ def test_unknown_caller_reject_create_customer_search_and_transfer(
         expect(page.locator("#status")).to_contain_text("created")
         expect(page.locator("#customer-name")).to_have_text("Nora Newcomer")
         expect(form).to_be_hidden()
+        # Log out: the session ends and the console needs a login again.
+        page.get_by_role("button", name="Log out").click()
+        expect(page).to_have_url(re.compile(r"/login$"))
+        page.goto(base + "/console")
+        expect(page).to_have_url(re.compile(r"/login\?next="))
         assert errors == []
     finally:
         ctx.close()
