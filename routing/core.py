@@ -7,6 +7,7 @@ that keep them consistent, :class:`routing.timed.TimerHandlers` reacts to timers
 
 from __future__ import annotations
 
+import heapq
 import itertools
 
 from agents import Agent, WorkPhase
@@ -225,6 +226,15 @@ class EngineCore(ReportingMixin):
             self._count[entry.queue] -= 1
         if entry.state == "sticky" and entry.sticky_agent:
             self._sticky.get(entry.sticky_agent, {}).pop(entry.task.id, None)
+        elif entry.state == "waiting":
+            # Tasks mostly leave from the head (offered as the oldest): pop them now so
+            # heads stay live and agents' searches rarely meet a stale head.
+            capacity_key, required = entry.sig
+            for q in entry.queues:
+                by_skills = self._waiting[q].heaps.get(capacity_key)
+                heap = by_skills.get(required) if by_skills else None
+                if heap and heap[0][2] is entry:
+                    heapq.heappop(heap)
         entry.version += 1  # every heap entry of the old version is now stale
 
     def _forget(self, entry: TaskEntry) -> None:
@@ -332,19 +342,22 @@ class EngineCore(ReportingMixin):
         if by_key is None:
             by_key = self._candidates[agent.id] = self._qualified_heaps(agent)
         best: TaskEntry | None = None
-        best_key: tuple[int, float, int] | None = None
-        for capacity_key in keys:
-            for heap in by_key.get(capacity_key, ()):
-                if not heap:
-                    continue
-                _, version, entry = heap[0]  # inlined head(): this loop is the hot path
-                if entry.version != version or entry.state != "waiting":
-                    found = head(heap)
-                    if found is None:
-                        continue
-                    entry = found
-                if best_key is None or entry.key < best_key:
-                    best, best_key = entry, entry.key
+        while True:
+            # Compare the heads' stored keys only (no look at the entries: this loop is
+            # the hot path and memory-bound); then check the winner is still live.
+            top: HeapItem | None = None
+            top_heap: list[HeapItem] = []
+            for capacity_key in keys:
+                for heap in by_key.get(capacity_key, ()):
+                    if heap and (top is None or heap[0][0] < top[0]):
+                        top, top_heap = heap[0], heap
+            if top is None:
+                break
+            _, version, entry = top
+            if entry.version == version and entry.state == "waiting":
+                best = entry
+                break
+            head(top_heap)  # drop the stale head(s) and look again
         sticky = self._sticky.get(agent.id)
         if sticky:
             for entry in sticky.values():
