@@ -218,3 +218,22 @@ async def test_blind_transfer_to_outside_number(vapp: VoiceApp) -> None:
     assert contact.outcome == "transferred"
     assert contact.attributes["transferred_to_number"] == "15550000001"
     sim.hangup(name)
+
+
+async def test_ami_drop_during_ivr_caller_is_queued_after_reconnect(vapp: VoiceApp) -> None:
+    cc, voice, sim = vapp.cc, vapp.voice, vapp.sim
+    # An unknown caller: after the language the IVR asks for an account number (8 s input).
+    call = sim.place_call("2025550999", [Press("1"), WaitForAgent(2000)])
+    iid = await eventually(lambda: next(iter(voice.by_interaction), None), what="call")
+    ch = sim.channels[call.name]
+    await eventually(lambda: call.pressed == ["1"] and ch.listening.is_set(), what="account")
+    sim.drop_connections()  # the GET DATA result is lost with the link
+    await eventually(lambda: voice.resyncs >= 1, what="reconnected and reconciled")
+    await eventually(lambda: cc.get(iid).state == InteractionState.QUEUED, what="queued")
+    i = cc.get(iid)
+    assert i.queue == voice.fallback_queue and i.attributes["ivr_interrupted"] is True
+    assert [n["node"] for n in i.attributes["ivr_path"]][:3] == ["language", "welcome", "identify"]
+    await eventually(lambda: sim.channels[call.name].moh, what="music again")
+    await vapp.agent("agent1001")
+    await eventually(lambda: i.state == InteractionState.CONNECTED, what="served")
+    assert voice.reconciled == 0  # nobody vanished

@@ -12,7 +12,7 @@ import asyncio
 import secrets
 
 from ccserver.ami import AmiActionFailed, AmiConnection, AmiConnectionError, AmiTimeout, Event
-from ccserver.channels.voice.errors import CallGone
+from ccserver.channels.voice.errors import AgiLinkLost, CallGone
 
 
 class AgiClient:
@@ -34,7 +34,7 @@ class AgiClient:
             except AmiActionFailed as exc:  # no such channel / not in AsyncAGI any more
                 raise CallGone(f"{channel}: {exc}") from None
             except (AmiConnectionError, AmiTimeout) as exc:
-                raise CallGone(f"{channel}: AMI link lost ({exc})") from None
+                raise AgiLinkLost(f"{channel}: AMI link lost ({exc})") from None
             async with asyncio.timeout(self.command_timeout):
                 return await future
         except TimeoutError:
@@ -54,6 +54,13 @@ class AgiClient:
             if name == channel and not future.done():
                 future.set_exception(CallGone(f"{channel} left AsyncAGI"))
                 future.exception()  # retrieved: the waiter may already be gone
+
+    def link_lost(self) -> None:
+        """After a reconnect: results of commands in flight while blind will never come."""
+        for name, future in list(self._waiting.values()):
+            if not future.done():
+                future.set_exception(AgiLinkLost(f"{name}: AGI result lost with the AMI link"))
+                future.exception()
 
     @property
     def in_flight(self) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -69,6 +70,9 @@ class VoiceChannel:
         self.legs: dict[str, str] = {}  # ChannelId of a leg we originated -> channel name
         self.leg_owner: dict[str, Call] = {}  # answered agent leg channel -> customer call
         self.reconciled = 0  # calls closed because their channel vanished during an outage
+        self.resyncs = 0  # completed reconciliations after a reconnect
+        self.resynced_at = 0.0  # monotonic time the last one finished
+        self.fallback_queue = "general"  # where a caller whose IVR was cut by an outage goes
         self._tasks: set[asyncio.Task[Any]] = set()
         if conn is not None:
             self.agi = AgiClient(conn)
@@ -197,6 +201,7 @@ class VoiceChannel:
         """After a reconnect: calls whose channel vanished while we were blind are closed."""
         self.originator.fail_all()
         listing = await conn.send_action("CoreShowChannels", timeout=10.0)
+        self.agi.link_lost()  # surviving callers' IVR / queue loops pick up again (inbound)
         events = listing.events if isinstance(listing, EventList) else []
         alive = {ev.get("Channel") for ev in events}
         for channel, call in list(self.calls.items()):
@@ -211,6 +216,8 @@ class VoiceChannel:
             if leg not in alive:
                 self.leg_owner.pop(leg, None)
                 call.agent_leg = None if call.agent_leg == leg else call.agent_leg
+        self.resyncs += 1
+        self.resynced_at = time.monotonic()
 
     # --- AMI helpers --------------------------------------------------------------------------
     def _require(self) -> AmiConnection:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from ccserver.errors import CcserverError, Conflict, ValidationFailed
 
 
@@ -27,3 +30,14 @@ class VoiceOff(VoiceError):
 
     code = "voice_off"
     http_status = 503
+
+
+class AgiLinkLost(CallGone):
+    """The AMI link dropped while an AGI command was in flight: the caller may well still be
+    there, waiting in AsyncAGI (Asterisk keeps the channel) - reconcile, don't abandon."""
+
+    code = "agi_link_lost"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.at = time.monotonic()  # a reconciliation finished after this serves the call

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 
 from ccserver.channels.voice.calls import Call, Phase
-from ccserver.channels.voice.errors import CallGone
+from ccserver.channels.voice.errors import AgiLinkLost, CallGone
 from ccserver.channels.voice.ivr_driver import AgiCommand, VoiceIvrDriver, parse_agi_result
 from ccserver.domain import Channel, Direction
 from ccserver.errors import NotFound
@@ -43,6 +43,8 @@ def e164(raw: str, region: str) -> str:
 async def run_inbound(vc: VoiceChannel, call: Call) -> None:
     try:
         await _inbound(vc, call)
+    except AgiLinkLost as lost:
+        await _after_link_loss(vc, call, lost.at)
     except (CallGone, NotFound):
         pass  # the caller left: the Hangup / AsyncAGIEnd handler owns what happens next
     except Exception:
@@ -208,3 +210,30 @@ async def _announce(vc: VoiceChannel, call: Call, position: int, ewt: float) -> 
             return
     if call.phase == Phase.QUEUED:
         await run(call.channel, "EXEC StartMusicOnHold default")
+
+
+async def _after_link_loss(vc: VoiceChannel, call: Call, lost_at: float) -> None:
+    """The AMI link dropped under a running IVR or queue loop. Once reconnected and
+    reconciled, a caller who is still there is served on: the IVR cannot resume mid-menu,
+    so a caller cut in the IVR is queued in ``vc.fallback_queue``; a queued caller gets
+    music and announcements again. (A vanished caller was closed by the reconciliation.)"""
+    for _ in range(600):  # up to a minute for the link to come back and be reconciled
+        if call.gone.is_set() or vc.resynced_at >= lost_at:
+            break
+        await asyncio.sleep(0.1)
+    if call.gone.is_set() or call.interaction_id is None or vc.resynced_at < lost_at:
+        return
+    try:
+        if call.phase == Phase.IVR:
+            i = vc.cc.get(call.interaction_id)
+            driver = call.attributes.get("driver")
+            if isinstance(driver, VoiceIvrDriver):
+                i.attributes.update(_ivr_fields(driver.session))
+            i.attributes["ivr_interrupted"] = True
+            await _to_queue(vc, call, a.Route(queue=vc.fallback_queue), None)
+        elif call.phase == Phase.QUEUED:
+            with contextlib.suppress(CallGone):
+                await vc.agi.run(call.channel, "EXEC StartMusicOnHold default")
+            await hold_loop(vc, call)
+    except (CallGone, NotFound):
+        pass
