@@ -376,10 +376,13 @@ class LeaseKeeper:
 
     async def stop(self, *, release: bool = True) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        # redis-py can absorb a cancellation inside a command; cancel until the task is
+        # really done instead of awaiting it once and hanging.
+        while task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=0.5)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.warning("lease keeper ended with an error", exc_info=task.exception())
         was_leading, self._leading = self._leading, False
         self._became_leader.clear()
         if release and was_leading:

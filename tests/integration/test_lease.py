@@ -119,19 +119,23 @@ async def test_keeper_fails_over_when_the_leader_stops_renewing(
     make_lease: LeaseFactory,
 ) -> None:
     gained: list[tuple[str, int]] = []
-    a = LeaseKeeper(make_lease("node-a"), on_acquired=lambda t: gained.append(("a", t)))
-    b = LeaseKeeper(make_lease("node-b"), on_acquired=lambda t: gained.append(("b", t)))
-    await a.start()
-    token_a = await asyncio.wait_for(a.wait_leader(), 2)
-    await b.start()
-    await asyncio.sleep(0.5)  # well past one TTL: a keeps renewing, b stays standby
-    assert a.is_leader and not b.is_leader
-    await a.stop(release=False)  # a crashes: no release, renewals stop
-    token_b = await asyncio.wait_for(b.wait_leader(), 2)
-    assert token_b > token_a
-    assert gained == [("a", token_a), ("b", token_b)]
-    assert not a.is_leader
-    await b.stop()
+    # TTL 1 s: renewals every ~0.33 s stay on time even on a loaded CI machine.
+    a = LeaseKeeper(make_lease("node-a", ttl=1.0), on_acquired=lambda t: gained.append(("a", t)))
+    b = LeaseKeeper(make_lease("node-b", ttl=1.0), on_acquired=lambda t: gained.append(("b", t)))
+    try:
+        await a.start()
+        token_a = await asyncio.wait_for(a.wait_leader(), 5)
+        await b.start()
+        await asyncio.sleep(1.5)  # past one TTL: a keeps renewing, b stays standby
+        assert a.is_leader and not b.is_leader
+        await a.stop(release=False)  # a crashes: no release, renewals stop
+        token_b = await asyncio.wait_for(b.wait_leader(), 5)
+        assert token_b > token_a
+        assert gained == [("a", token_a), ("b", token_b)]
+        assert not a.is_leader
+    finally:
+        await a.stop(release=False)
+        await b.stop()
 
 
 async def test_keeper_reports_loss_and_returns_to_standby(make_lease: LeaseFactory) -> None:
