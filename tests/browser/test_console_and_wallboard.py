@@ -402,6 +402,7 @@ def test_supervisor_moves_a_waiting_call_forces_an_agent_and_sees_alerts(
         carol_row = sup.locator(f'tr[data-agent="{carol}"]')
         expect(carol_row.locator(".agent-state")).to_have_text("reserved")
         expect(carol_row).to_contain_text("voice +81312345678 (offered)")
+        expect(row).to_contain_text("Carol Diaz")  # the agent it is ringing
         carol_row.get_by_role("button", name="Log Carol Diaz out").click()
         expect(carol_row.locator(".agent-state")).to_have_text("logged out")
         # the offer went back: the call waits again

@@ -207,7 +207,7 @@ function renderInteractions() {
             render();
           },
         },
-        h("h3", {}, `${i.channel} · ${i.caller || "unknown"} `, h("span", { class: `badge s-${i.state}` }, i.held ? "on hold" : i.state.replace("_", " "))),
+        h("h3", {}, `${i.channel} · ${i.caller || "unknown"} `, h("span", { class: `badge s-${i.state}` }, i.held && i.state === "connected" ? "on hold" : i.state.replace("_", " "))),
         h("p", { class: "muted" }, `queue ${i.queue || "–"} · talk `, sinceSpan(i.timestamps.connected || i.timestamps.first_connected)),
         h("div", { class: "actions" }, controls),
         textPane(i, renderInteractions),

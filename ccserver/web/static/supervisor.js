@@ -202,6 +202,9 @@ function renderAgents(b) {
 
 function renderInteractions(b) {
   const queues = (b.queues || []).map((q) => q.queue);
+  // An offered interaction has no agent yet: name the agent it is ringing.
+  const holder = new Map();
+  for (const a of b.agents || []) for (const id of a.interactions || []) holder.set(id, a.name);
   patchRows(
     $("interactions").tBodies[0],
     (b.interactions || [])
@@ -234,11 +237,11 @@ function renderInteractions(b) {
           "tr",
           { "data-interaction": i.id },
           h("td", {}, i.channel),
-          h("td", {}, h("span", { class: `badge s-${i.state}` }, i.held ? "on hold" : i.state.replace("_", " "))),
+          h("td", {}, h("span", { class: `badge s-${i.state}` }, i.held && i.state === "connected" ? "on hold" : i.state.replace("_", " "))),
           h("td", {}, i.queue || "–"),
           h("td", { class: "num" }, i.priority),
           h("td", {}, i.caller || "–"),
-          h("td", {}, i.agent_id ? st.names.get(i.agent_id) || i.agent_id : "–"),
+          h("td", {}, i.agent_id ? st.names.get(i.agent_id) || i.agent_id : holder.get(i.id) || "–"),
           h("td", { class: "num since", "data-since": start ?? "" }, start ? duration(clock.now() - start) : "–"),
           h("td", { class: "actions" }, actions),
         );
