@@ -22,14 +22,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.ami import AmiConnection, AmiError, Event, EventList, decode_agi_env
-from ccserver.channels.voice import control
+from ccserver.channels.voice import callback_request, control
 from ccserver.channels.voice.agi_client import AgiClient
 from ccserver.channels.voice.calls import Call, Phase
 from ccserver.channels.voice.errors import CallGone, VoiceOff
 from ccserver.channels.voice.inbound import _ivr_fields, e164, hold_loop, run_inbound
 from ccserver.channels.voice.lookups import CrmLookups
 from ccserver.channels.voice.originate import DialResult, Originator
-from ccserver.domain import Channel, Direction, Interaction, InteractionState
+from ccserver.domain import Interaction, InteractionState
 from ccserver.errors import CcserverError
 from ccserver.logs import get_logger
 from ccserver.runtime.contact_center import ContactCenter
@@ -347,28 +347,8 @@ class VoiceChannel:
 
     # --- used by inbound / control ------------------------------------------------------------
     async def request_callback(self, call: Call, queue: str, number: str) -> None:
-        """The caller asked to be called back: this call ends as ``callback_requested`` and a
-        callback interaction (with the number) waits in ``queue`` in its place."""
-        iid = call.interaction_id or ""
-        i = self.cc.get(iid)
-        i.attributes["outcome"] = "callback_requested"
-        call.closed, call.phase = True, Phase.ENDED
-        await self.cc.customer_left(iid, "callback_requested")
-        cb = await self.cc.new_interaction(
-            Channel.CALLBACK,
-            direction=Direction.OUTBOUND,
-            customer_id=i.customer_id,
-            attributes={
-                "callback_number": number,
-                "caller_id": number,
-                "related_contact_id": i.contact_id,
-            },
-        )
-        await self.cc.enqueue(cb.id, queue, priority=i.priority, skills=dict(i.skills))
-        lang = str(i.attributes.get("language") or "en")
-        with contextlib.suppress(CallGone):
-            await self.agi.run(call.channel, f'STREAM FILE {lang}/callback-confirm ""')
-        await self.safe_hangup(call.channel)
+        """The caller asked to be called back (see :mod:`.callback_request`)."""
+        await callback_request.request_callback(self, call, queue, number)
 
     async def transfer_caller_to_number(self, call: Call, number: str) -> DialResult:
         """Blind transfer of the customer to an outside number (caller on music meanwhile)."""
@@ -421,7 +401,3 @@ class VoiceChannel:
 
     async def hangup(self, channel: str) -> None:
         await self.safe_hangup(channel)
-
-    def live_state(self, interaction_id: str) -> InteractionState | None:
-        i = self.cc.interactions.get(interaction_id)
-        return i.state if i is not None else None
