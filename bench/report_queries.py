@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.report_queries [--quick] [--contacts N]
 
-Fills a fresh migrated SQLite file with N generated contacts (seeded; 2 000 customers, a
-third of the contacts repeats within the FCR window), then times ``contact_kpis_sql`` for
+Fills a fresh migrated SQLite file with N generated contacts (seeded; 2 000 customers over
+90 days, so most answered contacts have a repeat to look for), then times ``contact_kpis_sql`` for
 ``day x queue`` and ``month x segment`` (the FCR ``NOT EXISTS`` is the costly part) and
 the full ``kpi_table_sql`` by week. Best of three runs per figure; loopback file only.
 """

@@ -1,7 +1,8 @@
 """Reports API: KPIs per day / week / month and queue / agent / channel / segment, as JSON or
 exported as CSV and XLSX (supervisors and admins).
 
-``GET /api/v1/reports/kpis?by=week,queue&since=...&until=...&format=json|csv|xlsx``. The
+``GET /api/v1/reports/kpis?by=week,queue&since=...&until=...&format=json|csv|xlsx``
+(``since`` defaults to 92 days before ``until`` / now). The
 numbers are computed by the database (:mod:`ccserver.reports.queries`); the tests prove they
 equal the row-based definitions of :mod:`ccserver.reports.kpis`. The KPI parameters
 (service-level threshold, short abandon, FCR window) come from ``[reports]`` in crm.toml.
@@ -21,6 +22,7 @@ from ccserver.runtime.scheduler import workflows_of
 from ccserver.web import api_support as api
 
 FORMATS = frozenset({"json", "csv", "xlsx"})
+DEFAULT_RANGE = dt.timedelta(days=92)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -32,6 +34,10 @@ async def kpis(request: web.Request) -> web.Response:
     by = check_dimensions([d.strip() for d in raw_by.split(",") if d.strip()])
     fmt = api.one_of(request, "format", FORMATS) or "json"
     since, until = api.time_param(request, "since"), api.time_param(request, "until")
+    now = dt.datetime.now(dt.UTC)
+    if since is None:
+        # Unbounded reports scan the whole contacts table; default to the last quarter.
+        since = (until or now) - DEFAULT_RANGE
     if since is not None and until is not None and since >= until:
         raise BadRequest("since must be before until")
     rules = workflows_of(request.app[SERVICES]).rules
@@ -40,7 +46,6 @@ async def kpis(request: web.Request) -> web.Response:
         short_abandon_s=rules.reports.short_abandon_seconds,
         fcr_window_days=rules.reports.fcr_window_days,
     )
-    now = dt.datetime.now(dt.UTC)
     async with api.crm(request).sessions(request)() as session:
         rows = await kpi_table_sql(
             session, by, settings=settings, csi=rules.csi, now=now, since=since, until=until
