@@ -60,6 +60,18 @@ def make_contact(i: int) -> dict[str, Any]:
     }
 
 
+def calibrate() -> float:
+    """CPU microseconds of a fixed stdlib-only workload (JSON-encode one contact, format its
+    timestamps). The machine is shared: CPU per row divided by this is comparable across runs
+    made under different load, and across versions of the outbox."""
+    p = make_contact(1)
+    t0 = time.process_time()
+    for _ in range(2000):
+        json.dumps(p, default=str)
+        [v.isoformat() for v in p.values() if isinstance(v, dt.datetime)]
+    return (time.process_time() - t0) / 2000 * 1e6
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))] if s else 0.0
@@ -71,6 +83,7 @@ async def run_one(
     """Write ``rows`` contacts; ``rate`` > 0 paces the producers to that many rows/s in
     total (an offered load below capacity, where commit lag is not just queueing)."""
     await upgrade(url)
+    calib_before = calibrate()
     engine = create_engine(url)
     lags: list[float] = []
     batches: list[int] = []
@@ -110,6 +123,7 @@ async def run_one(
         await outbox.close()
         await engine.dispose()
     assert status.committed == rows and status.dead_letters == 0, status
+    calib = (calib_before + calibrate()) / 2
     return {
         "rows": rows,
         "producers": producers,
@@ -118,6 +132,8 @@ async def run_one(
         "put_phase_s": round(t_put, 3),
         # Client-side CPU per row: unlike rows/s, barely moved by other load on the machine.
         "cpu_us_per_row": round(cpu / rows * 1e6, 1),
+        "calibration_us": round(calib, 2),
+        "cpu_per_row_in_calibration_units": round(cpu / rows * 1e6 / calib, 2),
         "elapsed_s": round(elapsed, 3),
         "lag_p50_ms": round(percentile(lags, 0.50) * 1000, 1),
         "lag_p99_ms": round(percentile(lags, 0.99) * 1000, 1),
@@ -170,7 +186,8 @@ async def bench_backend(
             f"{res['rows_per_s']:>8,} rows/s  lag p50 {res['lag_p50_ms']:6.1f} ms  "
             f"p99 {res['lag_p99_ms']:6.1f} ms  max {res['lag_max_ms']:6.1f} ms  "
             f"({res['db_transactions']} txns, mean batch {res['mean_batch']}, "
-            f"{res['cpu_us_per_row']} us CPU/row)",
+            f"{res['cpu_us_per_row']} us CPU/row = "
+            f"{res['cpu_per_row_in_calibration_units']} calibration units)",
             flush=True,
         )
     return results
