@@ -193,7 +193,7 @@ async def start_text_channels(
         on_callback=chat_callback, on_message=forms.leave_message, survey_writer=survey_writer,
         send_transcript=send_transcript,
     )  # fmt: skip
-    starts = SlidingWindowLimiter(form_opts.max_per_ip * 4, form_opts.window_s)
+    starts = SlidingWindowLimiter(chat.options.max_starts_per_ip, chat.options.starts_window_s)
     limits = {
         k: SlidingWindowLimiter(form_opts.max_per_ip, form_opts.window_s)
         for k in ("contact", "complaint", "callback")

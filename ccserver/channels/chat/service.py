@@ -49,6 +49,9 @@ class ChatOptions:
     burst: float = 8.0
     max_sessions: int = 5000
     abandon_after_s: float = 120.0  # no widget attached this long: the customer left
+    # New chats per client IP per window (an office behind one NAT shares an address).
+    max_starts_per_ip: int = 60
+    starts_window_s: float = 600.0
 
 
 def interaction_topic(interaction_id: str) -> str:
