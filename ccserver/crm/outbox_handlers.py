@@ -7,9 +7,12 @@ database's commit and the journal's delete replays a batch on the next start, an
 insert must neither fail nor duplicate (``ON CONFLICT (pk) DO NOTHING``); an update is an
 upsert keyed by id (``ON CONFLICT (pk) DO UPDATE`` of the columns the payload carries).
 
-Payloads come either straight from ``put()`` (Python values) or back from the JSON journal
-after a restart (strings for timestamps, dates, decimals), so each handler converts by column
-type before binding.
+Payloads come either straight from ``put()`` (Python values, top-level timestamps already as
+the ISO text the journal holds) or back from the JSON journal after a restart (strings for
+timestamps, dates, decimals), so each handler converts by column type before binding.
+
+On PostgreSQL, inserts first try the journal's JSON text itself (:mod:`outbox_json`: the
+database unpacks it, no per-row Python); values that path refuses take the Python path.
 """
 
 from __future__ import annotations
