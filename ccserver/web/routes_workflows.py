@@ -1,5 +1,6 @@
 """REST API of the CRM workflows: complaints, follow-ups, surveys, data-subject requests,
-segmentation on demand and the audit log viewer (admins).
+segmentation on demand (the audit log viewer for admins, ``GET /api/v1/audit``, lives in
+:mod:`ccserver.web.routes_users`).
 
 Handlers translate HTTP to :mod:`ccserver.crm.services` (which apply the rules, audit and
 write in one transaction) and check a permission first. The one anonymous route is the
@@ -443,28 +444,6 @@ async def recompute_segmentation(request: web.Request) -> web.Response:
     )
 
 
-async def audit_log(request: web.Request) -> web.Response:
-    api.allowed(request, "audit:read")
-    limit, offset = api.page_params(request)
-    records = (
-        await api.crm(request)
-        .audit(request)
-        .query(
-            actor=api.str_param(request, "actor"),
-            action=api.str_param(request, "action"),
-            entity=api.str_param(request, "entity"),
-            entity_id=api.str_param(request, "entity_id"),
-            since=api.time_param(request, "since"),
-            until=api.time_param(request, "until"),
-            limit=limit,
-            offset=offset,
-        )
-    )
-    return web.json_response(
-        {"items": [r.to_json() for r in records], "limit": limit, "offset": offset}
-    )
-
-
 def add_routes(app: web.Application) -> None:
     api.install_services(app)
     r = app.router
@@ -485,4 +464,3 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v1/privacy/customers/{id}/export", privacy_export)
     r.add_post("/api/v1/privacy/customers/{id}/erase", privacy_erase)
     r.add_post("/api/v1/segmentation/recompute", recompute_segmentation)
-    r.add_get("/api/v1/audit", audit_log)
