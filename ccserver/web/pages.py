@@ -76,7 +76,17 @@ async def index(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(home_for(principal))
 
 
+def _local_path(raw: str | None) -> str | None:
+    """``raw`` when it is a path on this site (no open redirect to another one)."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return None
+    return raw
+
+
 async def login_page(request: web.Request) -> web.StreamResponse:
+    principal = current(request)
+    if principal is not None:  # already logged in: straight on
+        raise web.HTTPFound(_local_path(request.query.get("next")) or home_for(principal))
     return _file(request, "login.html")
 
 

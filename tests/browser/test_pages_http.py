@@ -105,6 +105,16 @@ async def test_each_role_goes_to_its_own_screen(server: TestServer) -> None:
         resp = await agent.get("/supervisor", allow_redirects=False)
         assert resp.status == 302 and resp.headers["Location"] == "/console"
 
+        # The login page sends someone already logged in on, never to another site.
+        for target, expected in (
+            ("/login", "/console"),
+            ("/login?next=/console%3Fx%3D1", "/console?x=1"),
+            ("/login?next=//evil.example/", "/console"),
+            ("/login?next=https://evil.example/", "/console"),
+            ("/login?next=/%5Cevil.example", "/console"),
+        ):
+            resp = await agent.get(target, allow_redirects=False)
+            assert resp.status == 302 and resp.headers["Location"] == expected, target
         resp = await sup.get("/", allow_redirects=False)
         assert resp.headers["Location"] == "/supervisor"
         board = await sup.get("/supervisor")
