@@ -30,6 +30,7 @@ from ccserver.channels.email.threading import CaseRef
 from ccserver.channels.forms.callbacks import CallbackOptions, CallbackService
 from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter
 from ccserver.channels.forms.limits import SlidingWindowLimiter
+from ccserver.channels.forms.parking import ParkedWork
 from ccserver.channels.forms.service import FormOptions, FormsService
 from ccserver.crm.customers import CustomerService
 from ccserver.domain import Channel, Interaction
@@ -52,6 +53,7 @@ class TextChannels:
     listener: SmtpListener | None
     mailer: OutboundMailer | None
     form_limits: dict[str, SlidingWindowLimiter]
+    parking: ParkedWork | None = None
     reply_templates: ReplyTemplates = field(default_factory=ReplyTemplates)
 
     @property
@@ -63,6 +65,8 @@ class TextChannels:
             await self.listener.aclose()
         await self.chat.close()
         await self.callbacks.close()
+        if self.parking is not None:
+            await self.parking.close()
         if self.mailer is not None:
             await self.mailer.aclose()
 
@@ -144,11 +148,12 @@ async def start_text_channels(
     cases = CaseNumbers(email_settings.case_prefix)
     await cases.prime(sessions)
 
+    parking = ParkedWork(cc)
     dialer = VoiceDialer(services.extras)
     callbacks = CallbackService(
         cc, cases, dialer=dialer,
         options=_build(CallbackOptions, opts.get("callbacks"), "channels.toml:callbacks"),
-        default_region=region,
+        default_region=region, parking=parking,
     )  # fmt: skip
     form_opts = _build(FormOptions, opts.get("forms"), "channels.toml:forms")
 
@@ -157,7 +162,9 @@ async def start_text_channels(
 
         return workflows_of(services).complaints
 
-    forms = FormsService(cc, customers, writer, cases, callbacks, form_opts, complaint_service)
+    forms = FormsService(
+        cc, customers, writer, cases, callbacks, form_opts, complaint_service, parking
+    )
 
     async def chat_callback(phone: str, name: str, customer_id: str | None, contact: str) -> str:
         cb = await callbacks.request(
@@ -171,7 +178,7 @@ async def start_text_channels(
     email_queue = str((opts.get("email_routing") or {}).get("queue", "general"))
     sink = CrmEmailSink(
         sessions, cc, writer, cases, queue=email_queue, default_region=region,
-        raw_dir=settings.server.data_dir / "mail",
+        raw_dir=settings.server.data_dir / "mail", parking=parking,
     )  # fmt: skip
     mailer = OutboundMailer(email_settings.outbound)
     email = EmailChannelService(email_settings, sink, mailer)
@@ -205,11 +212,13 @@ async def start_text_channels(
     cc.register(Channel.WEB, EmailAdapter())  # forms have no live leg either
 
     channels = TextChannels(
-        chat, ChatSocket(chat, starts), forms, callbacks, email, sink, listener, mailer, limits
-    )
+        chat, ChatSocket(chat, starts), forms, callbacks, email, sink, listener, mailer, limits,
+        parking=parking,
+    )  # fmt: skip
     try:
         await chat.start()
         await callbacks.start()
+        await parking.start()
         await mailer.start()
     except BaseException:
         await channels.close()

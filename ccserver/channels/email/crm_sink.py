@@ -28,6 +28,7 @@ from ccserver.channels.email.delivery import Delivery, DeliveryStatus
 from ccserver.channels.email.parsing import MailFlag, ParsedEmail
 from ccserver.channels.email.threading import CaseRef
 from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter, find_or_create_customer
+from ccserver.channels.forms.parking import ParkedWork
 from ccserver.crm.customers import CustomerService
 from ccserver.crm.models import Contact, Message
 from ccserver.domain import Channel, Interaction, new_id
@@ -59,6 +60,7 @@ class CrmEmailSink:
         queue: str,
         default_region: str = "US",
         raw_dir: Path | None = None,
+        parking: ParkedWork | None = None,
     ) -> None:
         self.sessions = sessions
         self.cc = cc
@@ -68,6 +70,7 @@ class CrmEmailSink:
         # The mail exactly as received (attachments included) is kept as a file per
         # message: the messages row holds the decoded text and points at the file.
         self.raw_dir = raw_dir
+        self.parking = parking  # mail that arrives after hours waits for the queue to open
         self.customers = CustomerService(sessions, default_region=default_region)
         self._by_id = _Lru()
         self._by_number = _Lru()
@@ -208,7 +211,12 @@ class CrmEmailSink:
         if pending is None:
             log.warning("email enqueue without a stored interaction", case=case.case_number)
             return
-        await self.cc.enqueue(pending[1], self.queue, preferred_agent_id=preferred_agent_id)
+        if self.parking is not None:
+            await self.parking.enqueue(
+                pending[1], self.queue, preferred_agent_id=preferred_agent_id
+            )
+        else:
+            await self.cc.enqueue(pending[1], self.queue, preferred_agent_id=preferred_agent_id)
 
     # --- outbound ------------------------------------------------------------------------
     async def record_outbound(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ccserver.channels.forms.crm_glue import CaseNumbers
+from ccserver.channels.forms.parking import ParkedWork
 from ccserver.crm.identities import IdentityError, normalise_phone
 from ccserver.domain import Channel, Direction, Interaction, InteractionState
 from ccserver.errors import ValidationFailed
@@ -53,6 +54,7 @@ class CallbackService:
         options: CallbackOptions = CallbackOptions(),
         default_region: str = "US",
         tick_s: float = 0.25,
+        parking: ParkedWork | None = None,
     ) -> None:
         self.cc = cc
         self.cases = cases
@@ -60,6 +62,7 @@ class CallbackService:
         self.options = options
         self.default_region = default_region
         self.tick_s = tick_s
+        self.parking = parking
         self._due: list[tuple[float, str]] = []  # (window start, interaction id)
         self._task: asyncio.Task[None] | None = None
         self._dials: set[asyncio.Task[None]] = set()
@@ -154,7 +157,10 @@ class CallbackService:
                 i.attributes["outcome"] = "window_missed"
                 await self.cc.resolved_in_self_service(iid, "window_missed")
                 continue
-            await self.cc.enqueue(iid, self.options.queue)
+            if self.parking is not None:
+                await self.parking.enqueue(iid, self.options.queue)
+            else:
+                await self.cc.enqueue(iid, self.options.queue)
 
     # --- ChannelAdapter ------------------------------------------------------------------
     async def offer(

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from ccserver.channels.forms.callbacks import CallbackService
 from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter, find_or_create_customer
+from ccserver.channels.forms.parking import ParkedWork
 from ccserver.crm.customers import CustomerService
 from ccserver.crm.identities import IdentityError, normalise_email
 from ccserver.domain import Channel
@@ -109,6 +110,7 @@ class FormsService:
         callbacks: CallbackService,
         options: FormOptions = FormOptions(),
         complaints: Callable[[], Any] | None = None,
+        parking: ParkedWork | None = None,
     ) -> None:
         self.cc = cc
         self.customers = customers
@@ -117,6 +119,7 @@ class FormsService:
         self.callbacks = callbacks
         self.options = options
         self.honeypot_hits = 0
+        self.parking = parking
         self._complaints = complaints  # -> the CRM's ComplaintService (built on first use)
 
     def _queue(self, kind: str) -> str:
@@ -227,5 +230,8 @@ class FormsService:
         assert i.contact_id is not None
         await self.writer.write(i.contact_id, "inbound", text, sender=email or phone,
                                 subject=subject)  # fmt: skip
-        await self.cc.enqueue(i.id, self._queue(kind))
+        if self.parking is not None:
+            await self.parking.enqueue(i.id, self._queue(kind))
+        else:
+            await self.cc.enqueue(i.id, self._queue(kind))
         return Submitted(number, i.id)
