@@ -179,7 +179,7 @@ class Agent:
 
     # --- work --------------------------------------------------------------------------
     def reserve(self, task_id: str, key: str, now: float, expires_at: float) -> None:
-        if not self.can_take(key):
+        if key not in self.open_keys():  # same answer as can_take(key), cached
             raise CapacityExceeded(
                 f"agent {self.id} cannot take more {key!r} work",
                 details={"agent_id": self.id, "capacity_key": key, "load": dict(self.load)},

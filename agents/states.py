@@ -145,10 +145,15 @@ def next_work_phase(state: WorkPhase, event: WorkEvent) -> WorkPhase:
         raise IllegalAgentTransition("agent_work", state.value, event.value) from None
 
 
+# The summary state each presence shows when no work overrides it (a dict lookup: calling
+# AgentState(value) costs an enum value lookup on every work change).
+_PRESENCE_STATE: dict[Presence, AgentState] = {p: AgentState(p.value) for p in Presence}
+
+
 def summarise(presence: Presence, phases: Iterable[WorkPhase]) -> AgentState:
     """The one state a supervisor sees for an agent (see module docstring)."""
     if presence is Presence.LOGGED_OUT or presence is Presence.DISCONNECTED:
-        return AgentState(presence.value)
+        return _PRESENCE_STATE[presence]
     reserved = wrap_up = False
     for phase in phases:  # one pass, no set: this runs on every work change
         if phase is WorkPhase.BUSY:
@@ -161,4 +166,4 @@ def summarise(presence: Presence, phases: Iterable[WorkPhase]) -> AgentState:
         return AgentState.RESERVED
     if wrap_up:
         return AgentState.WRAP_UP
-    return AgentState(presence.value)
+    return _PRESENCE_STATE[presence]
