@@ -3,7 +3,8 @@
 ``app.py`` adds :func:`text_channels_context` to the part contexts and ``web/routes.py``
 calls :func:`add_routes`; handlers find the running :class:`TextChannels` in
 ``app[TEXT_CHANNELS]``. Optional tuning lives in ``channels.toml`` next to the routing
-file (``[chat]``, ``[forms]``, ``[callbacks]``, ``[email_routing] queue``); without it the
+file (``[chat]``, ``[forms]``, ``[callbacks]``, ``[email_routing] queue``,
+``[reply_templates.<name>] en = "... $customer_name ... $case_number"``); without it the
 defaults in the option classes apply.
 """
 
@@ -211,9 +212,14 @@ async def start_text_channels(
     cc.register(Channel.EMAIL, EmailAdapter())
     cc.register(Channel.WEB, EmailAdapter())  # forms have no live leg either
 
+    templates = ReplyTemplates()
+    for name, by_lang in (opts.get("reply_templates") or {}).items():
+        for language, body in dict(by_lang).items():
+            templates.add(str(name), str(language), str(body))  # a bad one fails at start
+
     channels = TextChannels(
         chat, ChatSocket(chat, starts), forms, callbacks, email, sink, listener, mailer, limits,
-        parking=parking,
+        reply_templates=templates, parking=parking,
     )  # fmt: skip
     try:
         await chat.start()

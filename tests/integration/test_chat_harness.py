@@ -118,7 +118,9 @@ def write_config(tmp: Path, relay_port: int, channels_toml: str = "") -> Path:
     (config / "channels.toml").write_text(
         '[forms]\nqueues = { contact = "general", complaint = "general" }\n'
         "max_per_ip = 3\n"
-        '[callbacks]\nqueue = "general"\nretry_delay_s = 0.2\nmax_attempts = 2\n' + channels_toml
+        '[callbacks]\nqueue = "general"\nretry_delay_s = 0.2\nmax_attempts = 2\n'
+        '[reply_templates.thanks]\nen = "Dear $customer_name, thank you (case $case_number)."\n'
+        + channels_toml
     )
     return config
 

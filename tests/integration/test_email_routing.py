@@ -52,7 +52,8 @@ async def test_mail_is_offered_replied_with_threading_and_the_answer_returns(
     r, body = await api.post(f"/api/v1/interactions/{iid}/accept")
     assert r.status == 200, body
     r, body = await api.post(
-        f"/api/v1/interactions/{iid}/email-reply", json={"body": "We are on it."}
+        f"/api/v1/interactions/{iid}/email-reply",
+        json={"template": "thanks", "body": "We are on it."},
     )
     assert r.status == 202, body
     reply_id = body["message_id"]
@@ -63,6 +64,7 @@ async def test_mail_is_offered_replied_with_threading_and_the_answer_returns(
     assert reply["Subject"] == f"Re: Parcel never arrived [#{case_number}]"
     plain = reply.get_body(("plain",))
     assert plain is not None and "We are on it." in plain.get_content()
+    assert f"Dear Carol Mailer, thank you (case {case_number})." in plain.get_content()
 
     # Someone else cannot reply on alice's email.
     sup = await text_app.h.as_user("sup")
