@@ -411,6 +411,9 @@ def test_supervisor_moves_a_waiting_call_forces_an_agent_and_sees_alerts(
         expect(carol_row.locator(".agent-state")).to_have_text("not ready")
         server.call(server.cc.agent_ready(carol))
         expect(carol_row.locator(".agent-state")).to_have_text("reserved")
+        # The last-hour chart has been drawing from the frames since the page opened.
+        line = sup.locator('svg[aria-label^="billing:"] polyline.spark-wait')
+        expect(line).to_have_attribute("points", re.compile(r"\d.* \d"))
         sup.screenshot(path=str(ARTIFACTS / "supervisor_actions.png"))
         server.call(server.cc.customer_left(iid))
         expect(row).to_have_count(0)

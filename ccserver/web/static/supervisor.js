@@ -13,7 +13,7 @@ const T = {
 // Not-ready reasons must be configured ones (routing.toml [agents] not_ready_reasons).
 const REASONS = ["coaching", "meeting", "training", "break", "lunch", "after_call_work"];
 const HISTORY_S = 3600;
-const SAMPLE_EVERY_S = 10;
+const SAMPLE_EVERY_S = 5;
 
 const st = { board: null, history: new Map(), alerts: [], names: new Map() };
 
@@ -46,7 +46,7 @@ const live = new Live(
 );
 window.ccsLive = live;
 
-// --- history for the charts (kept in the browser, one point per 10 s per queue) --------------
+// --- history for the charts (kept in the browser, one point per 5 s per queue) ---------------
 function sample(board) {
   const now = board.at || Date.now() / 1000;
   for (const q of board.queues || []) {
