@@ -35,11 +35,21 @@ _FIELDS: dict[str, list[tuple[str, str, str]]] = {  # name, label, input type
                 ("message", "Message", "textarea")],
     "complaint": [("name", "Name", "text"), ("email", "Email", "email"),
                   ("phone", "Phone (optional)", "tel"), ("order_ref", "Order number", "text"),
+                  ("category", "About", "select"), ("subcategory", "Kind of problem", "select"),
                   ("description", "What went wrong?", "textarea")],
     "callback": [("name", "Name", "text"), ("phone", "Phone", "tel"),
                  ("window_start", "From (optional)", "datetime-local"),
                  ("window_end", "Until (optional)", "datetime-local"),
                  ("note", "What is it about?", "textarea")],
+}  # fmt: skip
+
+# The complaint taxonomy (DESIGN.md §7); a pair outside it is refused by the CRM (422).
+_CHOICES: dict[str, list[tuple[str, str]]] = {
+    "category": [("", "(choose)"), ("product", "A product"), ("service", "Our service")],
+    "subcategory": [("", "(choose)"), ("function", "Does not work"), ("safety", "Safety"),
+                    ("quality", "Quality"), ("transaction", "Payment or order"),
+                    ("delivery", "Delivery"), ("capability", "Could not help me"),
+                    ("attitude", "Attitude"), ("etiquette", "Manners")],
 }  # fmt: skip
 
 _SCRIPT = """
@@ -87,11 +97,15 @@ async def form_page(request: web.Request) -> web.Response:
         raise NotFound("no such form")
     rows = []
     for name, label, typ in _FIELDS[kind]:
-        field = (
-            f"<textarea name='{name}' maxlength='5000'></textarea>"
-            if typ == "textarea"
-            else f"<input name='{name}' type='{typ}' maxlength='200'>"
-        )
+        if typ == "textarea":
+            field = f"<textarea name='{name}' maxlength='5000'></textarea>"
+        elif typ == "select":
+            options = "".join(
+                f"<option value='{v}'>{html.escape(t)}</option>" for v, t in _CHOICES[name]
+            )
+            field = f"<select name='{name}'>{options}</select>"
+        else:
+            field = f"<input name='{name}' type='{typ}' maxlength='200'>"
         rows.append(f"<p><label>{html.escape(label)}<br>{field}</label></p>")
     # The honeypot: off-screen and skipped by keyboard and screen readers; bots fill it.
     rows.append(
