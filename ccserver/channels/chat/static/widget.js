@@ -124,7 +124,13 @@
         button("Email me the transcript", function () { sendFrame("transcript"); clearExtra(); });
         break;
       case "transcript_sent": line("system", "Transcript sent to " + d.to); break;
-      case "error": case "notice": status.textContent = d.text || d.code; break;
+      case "error":
+        if (d.code === "unknown_chat") {  // the chat is over on the server: start afresh
+          sessionStorage.removeItem(KEY); state.chatId = null; state.token = null;
+          form.style.display = "none"; clearExtra(); preChat();
+        }
+        status.textContent = d.text || d.code; break;
+      case "notice": status.textContent = d.text || d.code; break;
     }
   }
 
