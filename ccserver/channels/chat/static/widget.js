@@ -147,6 +147,7 @@
   }
 
   function connect(first) {
+    if (state.ws) { state.ws.onclose = null; state.ws.close(); }  // one socket per widget
     var ws = new WebSocket(wsUrl);
     state.ws = ws;
     ws.onopen = function () { state.retry = 0; first(); };
