@@ -192,3 +192,34 @@ async def test_complaint_filed_during_the_call_links_the_live_contact(harness: H
     r, err = await agent.post("/api/v1/complaints", json=body | {"contact_id": "no-such-contact"})
     assert r.status == 404 and error_of(err)["details"] == {"contact_id": "no-such-contact"}
     await cc.customer_left(call.id)
+
+
+async def test_supervisor_console_receives_the_escalation_alert(harness: Harness) -> None:
+    import asyncio
+
+    agent, sup = await harness.as_user("alice"), await harness.as_user("sup")
+    jobs = harness.app[SERVICES].extras["workflow_jobs"]
+    r, customer = await agent.post("/api/v1/customers", json={"display_name": "Sam Slow"})
+    r, c = await agent.post(
+        "/api/v1/complaints",
+        json={"customer_id": customer["id"], "category": "service", "subcategory": "quality",
+              "severity": "critical", "description": "Nobody called back"},
+    )  # fmt: skip
+    assert r.status == 201, c
+    due = dt.datetime.fromisoformat(c["sla_due_at"])
+    async with sup.session.ws_connect(
+        harness.server.make_url("/ws"), headers={"Origin": str(harness.server.make_url("/"))}
+    ) as ws:
+        first = await ws.receive_json(timeout=5)
+        assert first["type"] == "snapshot"
+        await jobs.escalate_complaints(due + dt.timedelta(minutes=1))
+
+        async def next_alert() -> dict[str, Any]:
+            while True:
+                frame = await ws.receive_json(timeout=5)
+                if frame["type"] == "alert" and frame["data"].get("kind") == "complaint_sla":
+                    return dict(frame["data"])
+
+        alert = await asyncio.wait_for(next_alert(), 10)
+    assert alert["case_number"] == c["case_number"] and alert["severity"] == "critical"
+    assert alert["overdue_s"] == 60.0 and "past its SLA" in alert["message"]
