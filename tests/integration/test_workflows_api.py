@@ -63,6 +63,10 @@ async def test_workflow_api_refuses_bad_requests(harness: Harness) -> None:
         "/api/v1/follow-ups/bulk", json={"purpose": "winback", "tier": "nobody-has-this"}
     )
     assert r.status == 201 and body["planned"] == 0
+    r, body = await agent.post("/api/v1/segmentation/recompute", json={})
+    assert r.status == 403
+    r, body = await sup.post("/api/v1/segmentation/recompute", json={})
+    assert r.status == 200 and set(body) == {"customers", "changed"}
 
 
 async def test_follow_up_call_dialled_retried_then_completed(harness: Harness) -> None:
