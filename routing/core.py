@@ -159,6 +159,7 @@ class EngineCore(ReportingMixin):
         entry.widen_next, entry.pending_overflow = 0, None
 
     def _push(self, entry: TaskEntry) -> None:
+        entry.indexed_key = entry.key
         for q in entry.queues:
             if self._waiting[q].push(entry):
                 self._new_heap(q, entry.sig)
@@ -231,7 +232,9 @@ class EngineCore(ReportingMixin):
             # heads stay live and agents' searches rarely meet a stale head.
             capacity_key, required = entry.sig
             for q in entry.queues:
-                by_skills = self._waiting[q].heaps.get(capacity_key)
+                waiting = self._waiting[q]
+                waiting.discard(entry.indexed_key)
+                by_skills = waiting.heaps.get(capacity_key)
                 heap = by_skills.get(required) if by_skills else None
                 if heap and heap[0][2] is entry:
                     heapq.heappop(heap)

@@ -63,7 +63,7 @@ class ReportingMixin:
             raise UnknownTask(f"unknown task {task_id}", details={"task_id": task_id})
         if entry.state not in ("waiting", "sticky"):
             return PositionEstimate(task_id, entry.queue, 0, 0.0, "offered")
-        ahead = sum(1 for e in self._waiting[entry.queue].live() if e.key < entry.key)
+        ahead = self._waiting[entry.queue].ahead_of(entry.key)
         ewt, method = self._estimate(entry.queue, ahead, now)
         return PositionEstimate(task_id, entry.queue, ahead + 1, ewt, method)
 

@@ -8,10 +8,14 @@ is the fair order across queues (priority first, then who waited longest).
 Entries are never removed from the middle of a heap; an entry is stale when the task is no
 longer waiting or its ``version`` moved on (re-prioritised, widened, offered), and stale
 heads are popped lazily.
+
+For position announcements each queue also keeps the sorted keys of its live entries
+(``order``): a position is one binary search instead of a walk over every heap.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -52,6 +56,7 @@ class TaskEntry:
 
     key: SortKey = (0, 0.0, 0)  # set by rekey() whenever priority or skills change
     sig: Signature = ("", ())
+    indexed_key: SortKey = (0, 0.0, 0)  # the key it has in its queues' ``order`` lists
 
     def rekey(self) -> None:
         self.key = (-self.priority, self.task.arrived_at, self.seq)
@@ -78,11 +83,12 @@ class QueueWaiting:
     heaps, which lets the engine cache, per agent, the heaps that agent qualifies for.
     """
 
-    __slots__ = ("generation", "heaps")
+    __slots__ = ("generation", "heaps", "order")
 
     def __init__(self) -> None:
         self.heaps: dict[str, dict[Skills, list[HeapItem]]] = {}
         self.generation = 0
+        self.order: list[SortKey] = []  # keys of the live entries, sorted (keys are unique)
 
     def push(self, entry: TaskEntry) -> bool:
         """Index ``entry`` under its signature; True if that made a new heap."""
@@ -96,7 +102,19 @@ class QueueWaiting:
             heap = by_skills[skills] = []
             self.generation += 1
         heapq.heappush(heap, (entry.key, entry.version, entry))
+        bisect.insort(self.order, entry.key)
         return created
+
+    def discard(self, key: SortKey) -> None:
+        """An entry pushed with ``key`` left waiting (absent keys are ignored)."""
+        order = self.order
+        i = bisect.bisect_left(order, key)
+        if i < len(order) and order[i] == key:
+            del order[i]
+
+    def ahead_of(self, key: SortKey) -> int:
+        """How many live entries come before ``key`` (O(log n))."""
+        return bisect.bisect_left(self.order, key)
 
     def live(self) -> Iterator[TaskEntry]:
         """Every waiting entry (O(size); for position, snapshots and tests)."""

@@ -69,3 +69,18 @@ def test_open_keys_follow_load_presence_and_profile() -> None:
     assert a.open_keys() == []  # policy: voice only, and chats are held
     a.go_not_ready("break", 5.0)
     assert a.open_keys() == []
+
+
+def test_positions_follow_priority_arrival_cancels_and_offers() -> None:
+    engine = RoutingEngine(config())
+    for i in range(5):
+        engine.submit(task(f"t{i}", at=float(i)), float(i))
+    engine.submit(task("vip", at=9.0, customer_tier="gold"), 9.0)
+    assert engine.position_and_ewt("vip", 9.0).position == 1  # boosted ahead of all
+    assert engine.position_and_ewt("t4", 9.0).position == 6
+    engine.cancel("t1", 10.0)
+    assert engine.position_and_ewt("t4", 10.0).position == 5
+    assert offers(engine.agent_login(agent("a"), 11.0, ready=True)) == [("vip", "a")]
+    assert engine.position_and_ewt("t0", 11.0).position == 1
+    assert engine.position_and_ewt("t4", 11.0).position == 4
+    assert engine.position_and_ewt("vip", 11.0).method == "offered"

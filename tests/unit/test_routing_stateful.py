@@ -317,6 +317,25 @@ class RoutingDay(RuleBasedStateMachine):
                         f"{d.task_id} offered before older {tid}"
                     )
 
+    @invariant()
+    def positions_count_the_waiting_tasks_ahead(self) -> None:
+        """Position (from the engine's sorted index) = 1 + tasks routable from the same
+        queue with a smaller (priority, arrival, seq) key, counted from the snapshot."""
+        tasks = self.snap()["tasks"]
+
+        def key(t: dict[str, Any]) -> tuple[int, float, int]:
+            return (-t["priority"], t["arrived_at"], t["seq"])
+
+        for tid, t in tasks.items():
+            if t["state"] not in ("waiting", "sticky"):
+                continue
+            ahead = sum(
+                1
+                for u in tasks.values()
+                if u["state"] == "waiting" and t["queue"] in u["queues"] and key(u) < key(t)
+            )
+            assert self.engine.position_and_ewt(tid, self.now).position == ahead + 1, tid
+
 
 RoutingDay.TestCase.settings = settings(max_examples=200, stateful_step_count=50, deadline=None)
 TestRoutingDay = RoutingDay.TestCase
