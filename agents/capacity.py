@@ -40,7 +40,11 @@ class CapacityRule:
         """Every capacity key with room for one more item (one pass; the router's hot path)."""
         limits = self.limits
         if self.voice_exclusive:
-            other_work = any(n for k, n in load.items() if k != VOICE)
+            other_work = False
+            for k, n in load.items():  # a plain loop: any(<genexpr>) costs a frame
+                if n and k != VOICE:
+                    other_work = True
+                    break
             if load.get(VOICE, 0):
                 room = load[VOICE] < limits.get(VOICE, 0) and not other_work
                 return [VOICE] if room else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from routing_scenarios.helpers import agent, config, task
 
 from routing import RoutingEngine, erlang_c, erlang_c_new_arrival_wait
 from routing.estimate import erlang_b, position_wait
-from routing.stats import QueueStats
+from routing.stats import Counters, QueueStats
 
 
 def test_windows_keep_15_minutes_one_hour_and_today() -> None:
@@ -81,3 +82,13 @@ def test_position_wait_prefers_erlang_then_throughput() -> None:
     ewt, method = position_wait(2, servers=1, aht=90, offered_load=5.0, answer_rate=0.1)
     assert method == "throughput" and math.isclose(ewt or 0, 30.0)
     assert position_wait(0, servers=0, aht=None, offered_load=0, answer_rate=None) == (None, "none")
+
+
+def test_counters_add_sums_every_field_and_keeps_the_longest_wait() -> None:
+    names = [f.name for f in dataclasses.fields(Counters)]
+    a = Counters(**{n: i + 1 for i, n in enumerate(names)})
+    b = Counters(**{n: 100 * (i + 1) for i, n in enumerate(names)})
+    a.add(b)
+    for i, n in enumerate(names):
+        want = 100 * (i + 1) if n == "longest_wait" else 101 * (i + 1)
+        assert getattr(a, n) == want, n
