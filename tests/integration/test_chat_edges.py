@@ -104,3 +104,40 @@ async def test_flood_is_throttled_and_a_supervisor_watches_and_whispers(
         await send(ws, "leave")
         await recv_until(ws, "survey")
     await sub.aclose()
+
+
+async def test_an_agent_holds_three_chats_at_most(text_app: TextApp) -> None:
+    api, uid = await text_app.h.as_user("alice"), text_app.h.user_ids["alice"]
+    cc = text_app.cc
+    disposition = cc.dispositions[0] if cc.dispositions else None
+    for i in list(cc.interactions.values()):  # finish earlier tests' work first
+        if i.agent_id == uid and i.state.value == "wrap_up":
+            r, body = await api.post(
+                f"/api/v1/interactions/{i.id}/wrap-up", json={"disposition": disposition}
+            )
+            assert r.status == 200, body
+    api, uid, sub = await text_app.ready_agent("alice")
+    sockets = [await websockets.connect(text_app.ws_url()) for _ in range(4)]
+    try:
+        chats = [
+            await _to_queue(ws, f"Cap {n}", f"cap{n}@example.com", f"+1 415 555 02{n:02d}")
+            for n, ws in enumerate(sockets)
+        ]
+        for chat_id in chats[:3]:
+            await next_frame(sub, "offer", interaction_id=chat_id)
+            r, body = await api.post(f"/api/v1/interactions/{chat_id}/accept")
+            assert r.status == 200, body
+        assert cc.get(chats[3]).state.value == "queued"  # chat capacity is 3 (routing.toml)
+        r, body = await api.post(
+            f"/api/v1/interactions/{chats[0]}/control", json={"action": "hangup"}
+        )
+        assert r.status == 200, body
+        r, body = await api.post(
+            f"/api/v1/interactions/{chats[0]}/wrap-up", json={"disposition": disposition}
+        )
+        assert r.status == 200, body
+        await next_frame(sub, "offer", interaction_id=chats[3])  # a slot freed: offered
+    finally:
+        for ws in sockets:
+            await ws.close()
+        await sub.aclose()

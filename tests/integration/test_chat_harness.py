@@ -79,10 +79,13 @@ class TextApp:
         users = UserService(self.h.app[SERVICES].require_sessions())
         await users.update_user(uid, {"skills": {f"lang.{c}": 1 for c in ("en", "ja", "th", "zh")}})
         sub = await self.h.app[SERVICES].require_bus().subscribe([f"agent.{uid}"]).__aenter__()
-        r, body = await api.post("/api/v1/console/login")
-        assert r.status == 200, body
-        r, body = await api.post("/api/v1/console/state", json={"state": "ready"})
-        assert r.status == 200, body
+        if uid not in self.cc.agents:  # a second test of the module: still logged in
+            r, body = await api.post("/api/v1/console/login")
+            assert r.status == 200, body
+        presence = self.cc.routing.snapshot()["agents"].get(uid, {}).get("presence")
+        if presence != "ready":
+            r, body = await api.post("/api/v1/console/state", json={"state": "ready"})
+            assert r.status == 200, body
         return api, uid, sub
 
 
