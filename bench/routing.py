@@ -5,7 +5,8 @@ a realistic skill mix: each queue needs one product skill (level 1-3), a fifth o
 need a language other than English, channels are 60 % voice, 25 % chat, 15 % email.
 Once the floor is full, the loop times the calls the runtime makes in steady state —
 complete (which feeds the agent its next task), accept, and submit of a new arrival — and
-reports decisions/s (engine calls per second), p50/p99 latency per call and peak RSS.
+reports decisions/s (engine calls per second), p50/p99 latency per call and peak RSS, then
+the CPU time of ``position_and_ewt`` (read side) for a sample of waiting tasks.
 
     .venv/bin/python -m bench.routing [--quick] [--seconds N]
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 from agents import AgentProfile
 from ccserver.domain import Channel
-from routing import Offer, RoutingEngine, Task, parse_routing_config
+from routing import Offer, RoutingEngine, Task, UnknownTask, parse_routing_config
 
 LANGS = ["lang.ja", "lang.th", "lang.zh"]
 CHANNELS = [Channel.VOICE] * 12 + [Channel.CHAT] * 5 + [Channel.EMAIL] * 3
@@ -129,6 +130,7 @@ def run(
                     engine.accept(d.task_id, d.agent_id, now)
                     held.append((d.task_id, d.agent_id))
     loop_cpu = time.process_time() - cpu0
+    position_ns = time_positions(engine, n, now, rng)
     elapsed_ns = sum(latencies)
     latencies.sort()
     cpu_total = sum(cpu_ns)
@@ -149,11 +151,35 @@ def run(
         "p50_ms": round(percentile(latencies, 0.50), 4),
         "p99_ms": round(percentile(latencies, 0.99), 4),
         "max_ms": round(latencies[-1] / 1e6, 3),
+        # read side (IVR announcements, widget, wallboard): not counted as decisions
+        "position_cpu_p50_us": round(percentile(position_ns, 0.50) * 1e3, 1),
+        "position_cpu_p99_us": round(percentile(position_ns, 0.99) * 1e3, 1),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "calibration_us": calibration_us(),
         "load_average": round(os.getloadavg()[0], 2),
         "gc_freeze": freeze,
     }
+
+
+def time_positions(engine: RoutingEngine, n: int, now: float, rng: random.Random) -> list[int]:
+    """CPU ns of ``position_and_ewt`` for up to 2,000 random tasks still waiting, sorted
+    (task ids are t1..tn; finished ones are unknown, offered ones answer at once)."""
+    out: list[int] = []
+    tcpu = time.thread_time_ns
+    for _ in range(20_000):
+        tid = f"t{rng.randint(1, n)}"
+        c = tcpu()
+        try:
+            estimate = engine.position_and_ewt(tid, now)
+        except UnknownTask:
+            continue
+        spent = tcpu() - c
+        if estimate.method != "offered":
+            out.append(spent)
+            if len(out) >= 2_000:
+                break
+    out.sort()
+    return out or [0]
 
 
 def calibration_us() -> float:

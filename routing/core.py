@@ -304,9 +304,14 @@ class EngineCore(ReportingMixin):
 
     def _refresh(self, agent: Agent, *, assigned: bool) -> None:
         """Make pool membership match ``can_take`` for every (queue, capacity key)."""
+        keys = agent.open_keys()
+        have = self._member.get(agent.id)
+        if not keys and not have:
+            return  # busy before and after (the common case once an agent is fed)
+        if have is None:
+            have = set()
         queues = self.config.queues
-        want = {(q, k) for k in agent.open_keys() for q in agent.profile.queues if q in queues}
-        have = self._member.get(agent.id, set())
+        want = {(q, k) for k in keys for q in agent.profile.queues if q in queues}
         for m in have - want:
             self._pools[m].remove(agent.id)
         for m in want - have:
@@ -348,15 +353,15 @@ class EngineCore(ReportingMixin):
         while True:
             # Compare the heads' stored keys only (no look at the entries: this loop is
             # the hot path and memory-bound); then check the winner is still live.
-            top: HeapItem | None = None
-            top_heap: list[HeapItem] = []
+            top_key: tuple[float, ...] = _NO_KEY
+            top_heap: list[HeapItem] | None = None
             for capacity_key in keys:
                 for heap in by_key.get(capacity_key, ()):
-                    if heap and (top is None or heap[0][0] < top[0]):
-                        top, top_heap = heap[0], heap
-            if top is None:
+                    if heap and heap[0][0] < top_key:
+                        top_key, top_heap = heap[0][0], heap
+            if top_heap is None:
                 break
-            _, version, entry = top
+            _, version, entry = top_heap[0]
             if entry.version == version and entry.state == "waiting":
                 best = entry
                 break
@@ -388,6 +393,10 @@ class EngineCore(ReportingMixin):
         if agent.presence_deadline is not None:
             at = agent.presence_deadline
             self._timers.push(at, "presence", agent.id, at)
+
+
+# Greater than every sort key (-priority, arrival, seq): the search's starting "best".
+_NO_KEY: tuple[float, ...] = (float("inf"),)
 
 
 def _always(agent: Agent) -> bool:
