@@ -28,16 +28,17 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ccserver.crm.outbox_handlers import Handler, build_handlers, is_connectivity_error
+from ccserver.crm.outbox_handlers import Handler, build_handlers
 from ccserver.crm.outbox_journal import (
     DeadLetter,
     Journal,
@@ -59,6 +60,37 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+# SQLSTATE classes that mean "the server is not there / not now", not "this row is wrong":
+# 08 connection exception, 40 transaction rollback (serialisation, deadlock), 53 insufficient
+# resources, 57 operator intervention (shutdown), 58 system error.
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def is_connectivity_error(exc: BaseException) -> bool:
+    """True when ``exc`` says the main database is unreachable or busy (retry later), False
+    when it says the record itself cannot be written (dead-letter it)."""
+    for e in _chain(exc):
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if isinstance(e, OSError | TimeoutError | sa_exc.TimeoutError | sa_exc.DisconnectionError):
+            return True
+        sqlstate = getattr(e, "sqlstate", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
+    # SQLite reports "database is locked" / "unable to open database file" as OperationalError;
+    # so does asyncpg's adapter for lost connections without a SQLSTATE.
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
 
 
 class UnknownRecordKind(OutboxError):
@@ -354,15 +386,8 @@ class Outbox:
             if r.kind not in self.handlers:  # e.g. a journal left by a newer version
                 raise UnknownRecordKind(f"no outbox handler for record kind {r.kind!r}")
         async with self.engine.begin() as conn:
-            for kind, group in itertools.groupby(records, key=lambda r: r.kind):
-                run = list(group)
-                handler = self.handlers[kind]
-                # Table handlers can take the journal text and let the database unpack it.
-                write_encoded = getattr(handler, "write_encoded", None)
-                if write_encoded is not None:
-                    await write_encoded(conn, [r.payload for r in run], [r.encoded for r in run])
-                else:
-                    await handler(conn, [r.payload for r in run])
+            for kind, run in itertools.groupby(records, key=lambda r: r.kind):
+                await self.handlers[kind](conn, [r.payload for r in run])
 
     async def _dead_letter(self, record: JournalRecord, exc: BaseException) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
