@@ -263,7 +263,12 @@ class ContactCenter:
             # An agent configured with no queues serves them all (a small desk's default).
             queues = info.queues or frozenset(self.routing.config.queues)
             profile = AgentProfile(info.user_id, skills=info.skills, queues=queues)
-            await self._apply(self.routing.agent_login(profile, now))
+            current = self.routing.snapshot()["agents"].get(info.user_id)
+            if current is not None and current["presence"] != "logged_out":
+                # A reloaded console logs in again: refresh the profile, keep state and work.
+                await self._apply(self.routing.agent_changed(profile, now))
+            else:
+                await self._apply(self.routing.agent_login(profile, now))
             await self._publish_agent_state(info.user_id)
 
     async def agent_ready(self, user_id: str) -> None:
@@ -381,6 +386,8 @@ class ContactCenter:
             )
             i.attributes["transferred_to"] = leg.id
             self.agent_wrap_up_pending(i, user_id)
+            await self._publish_interaction(i)
+            await self._publish_agent_state(user_id)
             adapter = self.adapters.get(i.channel)
             if adapter is not None:
                 await adapter.control(
@@ -643,7 +650,9 @@ class ContactCenter:
             await self._publish(agent_topic(i.agent_id), "interaction", self._interaction_json(i))
         self._wallboard_dirty = True
 
-    def agent_state_json(self, user_id: str, snap: dict[str, Any] | None = None) -> dict[str, Any]:
+    def agent_state_json(
+        self, user_id: str, snap: dict[str, Any] | None = None, display_name: str | None = None
+    ) -> dict[str, Any]:
         """One agent's line on the wallboard / console header. ``snap`` is the routing
         snapshot when building many at once (one snapshot per wallboard, not per agent)."""
         info = self.agents.get(user_id)
@@ -652,7 +661,7 @@ class ContactCenter:
         now = self.clock()
         return {
             "id": user_id,
-            "name": info.display_name if info else user_id,
+            "name": info.display_name if info else (display_name or user_id),
             "state": a["state"] if a else "logged_out",
             "reason": a["reason"] if a else None,
             "since": a["since"] if a else None,
@@ -670,7 +679,7 @@ class ContactCenter:
         await self._publish(agent_topic(user_id), "agent_state", self.agent_state_json(user_id))
         self._wallboard_dirty = True
 
-    async def agent_snapshot(self, user_id: str) -> dict[str, Any]:
+    async def agent_snapshot(self, user_id: str, display_name: str | None = None) -> dict[str, Any]:
         held = [
             self._interaction_json(i) for i in self.interactions.values() if i.agent_id == user_id
         ]
@@ -695,11 +704,17 @@ class ContactCenter:
                     }
                 )
         return {
-            "agent": self.agent_state_json(user_id),
+            "agent": self.agent_state_json(user_id, display_name=display_name),
             "interactions": held,
             "offers": offers,
             "dispositions": list(self.dispositions),
+            "not_ready_reasons": self.not_ready_reasons,
         }
+
+    @property
+    def not_ready_reasons(self) -> list[str]:
+        """The configured reason codes (routing.toml), for consoles and wallboards."""
+        return sorted(self.routing.config.agents.not_ready_reasons)
 
     async def wallboard_snapshot(self) -> dict[str, Any]:
         now = self.clock()
@@ -722,7 +737,13 @@ class ContactCenter:
         snap = self.routing.snapshot()
         agents = [self.agent_state_json(uid, snap) for uid in self.agents]
         live = [self._interaction_json(i) for i in self.interactions.values()]
-        return {"at": now, "queues": queues, "agents": agents, "interactions": live}
+        return {
+            "at": now,
+            "queues": queues,
+            "agents": agents,
+            "interactions": live,
+            "not_ready_reasons": self.not_ready_reasons,
+        }
 
     # --- timers ---------------------------------------------------------------------------
     async def _ticker(self) -> None:

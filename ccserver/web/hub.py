@@ -49,7 +49,9 @@ def agent_topic(user_id: str) -> str:
 class HubBackend(Protocol):
     """Snapshots come from the runtime (the hub itself keeps no domain state)."""
 
-    async def agent_snapshot(self, user_id: str) -> dict[str, Any]: ...
+    async def agent_snapshot(
+        self, user_id: str, display_name: str | None = None
+    ) -> dict[str, Any]: ...
 
     async def wallboard_snapshot(self) -> dict[str, Any]: ...
 
@@ -75,6 +77,7 @@ class _Conn:
     wallboard: bool
     wallboard_dirty: bool = False
     rejected: int = 0
+    closing: bool = False  # a close is scheduled (slow consumer): count and schedule once
     closed: bool = False
     writer: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -93,6 +96,7 @@ class Hub:
         self._wallboard: dict[str, Any] | None = None
         self._wallboard_seq: str | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._closers: set[asyncio.Task[None]] = set()  # slow-consumer closes in flight
         self.frames_sent = 0
         self.on_count: Callable[[str, int], None] = lambda role, delta: None
         self.on_reject: Callable[[str], None] = lambda reason: None
@@ -243,7 +247,9 @@ class Hub:
                 if conn.wallboard:
                     await self._send_wallboard(conn)
                 return
-        snap = await self.backend.agent_snapshot(conn.principal.user_id)
+        snap = await self.backend.agent_snapshot(
+            conn.principal.user_id, conn.principal.display_name
+        )
         history = await self.bus.read_since(topic, None, limit=1)
         seq = history[-1].id if history else None
         self._enqueue(conn, "snapshot", seq, snap)
@@ -349,10 +355,19 @@ class Hub:
         try:
             conn.queue.put_nowait(frame)
         except asyncio.QueueFull:
+            if conn.closing:
+                return
+            conn.closing = True
             self.on_reject("slow consumer")
-            asyncio.get_running_loop().create_task(
-                self._shutdown(conn, WSCloseCode.TRY_AGAIN_LATER, "too slow; reconnect and resume")
+            self._closers.add(
+                asyncio.get_running_loop().create_task(
+                    self._shutdown(
+                        conn, WSCloseCode.TRY_AGAIN_LATER, "too slow; reconnect and resume"
+                    )
+                )
             )
+            for task in [t for t in self._closers if t.done()]:
+                self._closers.discard(task)
 
     async def _write(self, conn: _Conn) -> None:
         while True:
@@ -362,7 +377,7 @@ class Hub:
             try:
                 await conn.ws.send_str(frame)
                 self.frames_sent += 1
-            except (ConnectionError, RuntimeError):
+            except Exception:  # the peer went away mid-send; the reader side cleans up
                 return
 
     async def _shutdown(self, conn: _Conn, code: int, message: str) -> None:
@@ -373,7 +388,7 @@ class Hub:
         self._leave(conn)
         if conn.writer is not None:
             conn.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await conn.writer
         if not conn.ws.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):

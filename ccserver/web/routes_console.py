@@ -43,7 +43,8 @@ class WrapUpBody(BaseModel):
 
 class ForceBody(BaseModel):
     state: Literal["not_ready", "logged_out"]
-    reason: str = Field("supervisor", max_length=40)
+    # None: "supervisor" when that reason is configured, else the first configured one.
+    reason: str | None = Field(None, max_length=40)
 
 
 class MonitorBody(BaseModel):
@@ -91,7 +92,7 @@ async def set_state(request: web.Request) -> web.Response:
 
 async def snapshot(request: web.Request) -> web.Response:
     p = require(request, "console:use")
-    return web.json_response(await _cc(request).agent_snapshot(p.user_id))
+    return web.json_response(await _cc(request).agent_snapshot(p.user_id, p.display_name))
 
 
 async def accept(request: web.Request) -> web.Response:
@@ -177,11 +178,13 @@ async def force_agent(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     if agent_id not in cc.agents:
         raise NotFound("agent is not logged in")
+    reasons = cc.not_ready_reasons
+    reason = body.reason or ("supervisor" if "supervisor" in reasons else reasons[0])
     if body.state == "not_ready":
-        await cc.agent_not_ready(agent_id, body.reason)
+        await cc.agent_not_ready(agent_id, reason)
     else:
         await cc.agent_logout(agent_id)
-    await _audit(request, p, f"force_{body.state}", "agent", agent_id, {"reason": body.reason})
+    await _audit(request, p, f"force_{body.state}", "agent", agent_id, {"reason": reason})
     return web.json_response(cc.agent_state_json(agent_id))
 
 

@@ -145,3 +145,18 @@ async def test_oversized_and_malformed_bodies_get_clear_errors(
     assert r.status == 400 and "nesting" in (await r.json())["error"]["message"]
     r = await client.post("/api/v1/console/state", json={"state": "asleep"}, headers=headers)
     assert r.status == 422 and (await r.json())["error"]["details"]["fields"][0]["field"] == "state"
+
+
+async def test_console_login_again_after_a_reload_keeps_the_agent(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    headers = await login(client, "alice")
+    r = await client.post("/api/v1/console/login", headers=headers)
+    assert r.status == 200
+    snap = await r.json()
+    assert snap["agent"]["name"] == "Alice"
+    assert "break" in snap["not_ready_reasons"]
+    r = await client.post("/api/v1/console/state", json={"state": "ready"}, headers=headers)
+    assert (await r.json())["state"] == "ready"
+    r = await client.post("/api/v1/console/login", headers=headers)  # the page was reloaded
+    assert r.status == 200 and (await r.json())["agent"]["state"] == "ready"
