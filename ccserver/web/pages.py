@@ -17,7 +17,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ccserver.web.auth import Principal, current
+from ccserver.web.auth import Principal, current, require
+
+# The choices the console and supervisor forms offer besides the complaint taxonomy
+# (which comes from crm.toml): follow-up channels and statuses the workflow API accepts.
+FOLLOWUP_CHANNELS = ("phone", "email", "visit")
 
 PACKAGE_STATIC = Path(__file__).resolve().parent / "static"
 STATIC_DIR = web.AppKey("static_dir", Path)
@@ -108,6 +112,31 @@ async def supervisor_page(request: web.Request) -> web.StreamResponse:
     return _file(request, "supervisor.html")
 
 
+async def crm_options(request: web.Request) -> web.Response:
+    """GET /api/v1/ui/crm-options: the complaint taxonomy of crm.toml (categories with their
+    subcategories, severities with SLA hours, validity assessments) and the follow-up
+    channels, so the pages' selects offer exactly what the workflow API accepts."""
+    from ccserver.app import SERVICES
+    from ccserver.runtime.scheduler import workflows_of
+
+    require(request, "complaints:read")
+    rules = workflows_of(request.app[SERVICES]).rules
+    taxonomy = rules.taxonomy
+    return web.json_response(
+        {
+            "categories": {k: list(v) for k, v in taxonomy.categories.items()},
+            "severities": [
+                {"name": s.name, "sla_hours": s.sla_hours, "escalate_to": s.escalate_to}
+                for s in taxonomy.severities.values()
+            ],
+            "validity": list(taxonomy.validity),
+            "followup_channels": list(FOLLOWUP_CHANNELS),
+            "followup_purpose": rules.resolution_followup.purpose,
+        },
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
 async def static_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if not _STATIC_NAME.match(name):
@@ -132,3 +161,4 @@ def add_routes(app: web.Application, static_dir: Path | None = None) -> None:
     r.add_get("/console", console_page)
     r.add_get("/supervisor", supervisor_page)
     r.add_get("/static/{name}", static_file)
+    r.add_get("/api/v1/ui/crm-options", crm_options)

@@ -5,6 +5,7 @@ import {
   api, attempt, chime, clock, duration, fill, h, Live, logout, notify, unlockAudio, $,
 } from "/static/common.js";
 import { initCustomerTools, renderPop } from "/static/console_customer.js";
+import { followUpProblem, initCrmTools, renderCrm, scheduleFollowUp } from "/static/console_crm.js";
 import { chatEnded, chatHistory, chatLine, chatTyping, forget, textPane } from "/static/console_text.js";
 
 const REASONS = ["break", "lunch", "training", "meeting", "after_call_work", "coaching"];
@@ -136,7 +137,9 @@ function render() {
   renderInteractions();
   renderWrapUp();
   renderPop();
+  renderCrm();
 }
+st.rerender = render;
 
 function renderOffers() {
   const box = $("offers");
@@ -383,14 +386,20 @@ async function wrapUp(ev) {
     $("disposition").focus();
     return;
   }
+  const problem = followUpProblem();
+  if (problem) {
+    notify(problem, "error");
+    return;
+  }
   const body = { disposition, notes: $("notes").value || null, fcr: $("fcr").checked };
   const done = await attempt(() => api("POST", `/api/v1/interactions/${target.id}/wrap-up`, body));
   if (done) {
+    const followUp = await scheduleFollowUp(target);
     st.interactions.delete(target.id);
     forget(target.id);
     if (st.selected === target.id) st.selected = null;
     $("wrapup").reset();
-    notify("Wrap-up saved.");
+    if (!followUp) notify("Wrap-up saved.");
     render();
   }
 }
@@ -409,6 +418,7 @@ function onKey(ev) {
     h: () => connected && control(connected.id, connected.held ? "unhold" : "hold"),
     w: () => !$("wrapup").hidden && $("wrapup").requestSubmit(),
     s: () => $("search-q").focus(),
+    c: () => !$("crm-actions").hidden && $("btn-complaint").click(),
   };
   if (actions[key]) {
     ev.preventDefault();
@@ -428,6 +438,7 @@ function init() {
   });
   $("wrapup").addEventListener("submit", wrapUp);
   initCustomerTools(st);
+  initCrmTools(st);
   document.addEventListener("keydown", onKey);
   // The offer chime needs one user gesture after a page load (browser autoplay rules).
   for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, unlockAudio, { once: true });

@@ -145,7 +145,8 @@ function showCustomer(c) {
     },
   });
   st.selected = key;
-  renderPop();
+  if (st.rerender) st.rerender();
+  else renderPop();
 }
 
 async function createCustomer(ev) {
