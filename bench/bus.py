@@ -29,6 +29,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from bench.common import percentile
 from ccserver.bus import InMemoryBus, Subscription
 from ccserver.bus.redis_streams import RedisBus
 
@@ -42,11 +43,6 @@ PAYLOAD: dict[str, Any] = {
     "longest_wait_s": 42.5,
     "agents": {"available": 3, "busy": 17, "wrap_up": 2},
 }
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 async def _drain(sub: Subscription, n: int, stamps: list[float] | None) -> float:
@@ -122,7 +118,7 @@ async def latency(pub: Any, sub_bus: Any, n: int, rate: int) -> dict[str, float]
         "events": n,
         "rate_per_s": rate,
         "p50_ms": round(statistics.median(ms), 3),
-        "p99_ms": round(pct(ms, 99), 3),
+        "p99_ms": round(percentile(ms, 99), 3),
         "max_ms": round(max(ms), 3),
     }
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import percentile
 from ccserver.channels.voice.ivr_driver import AgiCommand, VoiceIvrDriver
 from ivr import actions as a
 from ivr import events as e
@@ -45,11 +46,6 @@ CRM: dict[str, Any] = {
     "queue_open": {"open": True},
     "order_status": ORDER,
 }
-
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def run_sessions(flow: Flow, calls: int) -> dict[str, Any]:
@@ -83,7 +79,7 @@ def run_sessions(flow: Flow, calls: int) -> dict[str, Any]:
         "calls_per_s": round(calls / wall),
         "events_per_s": round(events / wall),
         "handle_p50_us": round(statistics.median(lat), 2),
-        "handle_p99_us": round(_pct(lat, 0.99), 2),
+        "handle_p99_us": round(percentile(lat, 99), 2),
     }
 
 
