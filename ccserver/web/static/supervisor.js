@@ -31,6 +31,7 @@ const live = new Live(
       st.alerts.unshift({ ...data, received: new Date() });
       st.alerts = st.alerts.slice(0, 50);
       renderAlerts();
+      if (window.ccsCrmAlert) window.ccsCrmAlert(data);
     },
     error(data) {
       notify(`Server: ${data.message}`, "error");
