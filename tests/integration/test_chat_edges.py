@@ -27,6 +27,24 @@ async def _to_queue(ws: Any, name: str, email: str, phone: str) -> str:
     return chat_id
 
 
+async def _clear_desk(text_app: TextApp) -> None:
+    """End and wrap up whatever alice still holds from earlier tests of the module."""
+    api, uid = await text_app.h.as_user("alice"), text_app.h.user_ids["alice"]
+    cc = text_app.cc
+    disposition = cc.dispositions[0] if cc.dispositions else None
+    for i in list(cc.interactions.values()):
+        if i.agent_id == uid and i.state.value == "connected":
+            r, body = await api.post(
+                f"/api/v1/interactions/{i.id}/control", json={"action": "hangup"}
+            )
+            assert r.status == 200, body
+        if i.agent_id == uid and i.state.value == "wrap_up":
+            r, body = await api.post(
+                f"/api/v1/interactions/{i.id}/wrap-up", json={"disposition": disposition}
+            )
+            assert r.status == 200, body
+
+
 async def test_prechat_form_is_validated(text_app: TextApp) -> None:
     async with websockets.connect(text_app.ws_url()) as ws:
         await send(ws, "message", text="hi")  # before start
@@ -107,16 +125,10 @@ async def test_flood_is_throttled_and_a_supervisor_watches_and_whispers(
 
 
 async def test_an_agent_holds_three_chats_at_most(text_app: TextApp) -> None:
-    api, uid = await text_app.h.as_user("alice"), text_app.h.user_ids["alice"]
     cc = text_app.cc
     disposition = cc.dispositions[0] if cc.dispositions else None
-    for i in list(cc.interactions.values()):  # finish earlier tests' work first
-        if i.agent_id == uid and i.state.value == "wrap_up":
-            r, body = await api.post(
-                f"/api/v1/interactions/{i.id}/wrap-up", json={"disposition": disposition}
-            )
-            assert r.status == 200, body
-    api, uid, sub = await text_app.ready_agent("alice")
+    await _clear_desk(text_app)
+    api, _uid, sub = await text_app.ready_agent("alice")
     sockets = [await websockets.connect(text_app.ws_url()) for _ in range(4)]
     try:
         chats = [
@@ -141,3 +153,28 @@ async def test_an_agent_holds_three_chats_at_most(text_app: TextApp) -> None:
         for ws in sockets:
             await ws.close()
         await sub.aclose()
+
+
+async def test_a_chat_transferred_to_a_queue_continues_as_the_new_interaction(
+    text_app: TextApp,
+) -> None:
+    await _clear_desk(text_app)
+    api, _uid, sub = await text_app.ready_agent("alice")
+    async with websockets.connect(text_app.ws_url()) as ws:
+        first = await _to_queue(ws, "Tina", "tina@example.com", "+1 415 555 0300")
+        await next_frame(sub, "offer", interaction_id=first)
+        r, body = await api.post(f"/api/v1/interactions/{first}/accept")
+        assert r.status == 200, body
+        r, body = await api.post(
+            f"/api/v1/interactions/{first}/transfer", json={"queue": "general"}
+        )
+        assert r.status == 200, body
+        assert (await recv_until(ws, "transferred"))["data"]["queue"] == "general"
+        leg = text_app.cc.get(first).attributes["transferred_to"]
+        await next_frame(sub, "offer", interaction_id=leg)
+        r, body = await api.post(f"/api/v1/interactions/{leg}/accept")
+        assert r.status == 200, body
+        await send(ws, "message", text="still me")
+        line = await next_frame(sub, "chat_message", interaction_id=leg)
+        assert line["text"] == "still me"
+    await sub.aclose()

@@ -482,12 +482,26 @@ class ChatService:
         self, interaction: Interaction, action: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         s = self.sessions.get(interaction.id)
+        if action == "transfer_queue" and s is not None:
+            await self._transferred(s, str(params["new_interaction"]), str(params["queue"]))
+            return {}
         if action in ("voicemail", "callback", "disconnect") and s is not None:
             # After hours / overflow: offer the customer the ways to leave word.
             await s.emit("no_agents", {"options": ["leave_message", "callback"]})
             s.state = "closed"  # routing is done with it; the customer can still leave word
             return {}
         raise ValidationFailed(f"a chat has no {action} control")
+
+    async def _transferred(self, s: ChatSession, new_id_: str, queue: str) -> None:
+        """The agent sent the chat to another queue: the same conversation continues as
+        the new interaction (a new contact linked to the first)."""
+        leg = self.cc.interactions.get(new_id_)
+        self.sessions.pop(s.id, None)
+        s.id, s.state, s.queue, s.agent_id = new_id_, "queued", queue, None
+        if leg is not None and leg.contact_id:
+            s.contact_id = leg.contact_id
+        self.sessions[new_id_] = s
+        await s.emit("transferred", {"queue": queue})
 
     async def end(self, interaction: Interaction) -> None:
         """The agent closed the chat: the customer is asked for the survey."""

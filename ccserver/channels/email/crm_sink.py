@@ -280,8 +280,10 @@ class EmailAdapter:
     async def control(
         self, interaction: Interaction, action: str, params: dict[str, Any]
     ) -> dict[str, Any]:
-        if action in ("voicemail", "callback", "disconnect"):
-            return {}  # overflow / after-hours: the mail stays stored on its case
+        if action in ("voicemail", "callback", "disconnect", "transfer_queue"):
+            # Overflow / after hours: the mail stays stored on its case; a transfer needs
+            # nothing here (the new interaction carries the case's attributes).
+            return {}
         raise ValidationFailed(f"an email has no {action} control")
 
     async def end(self, interaction: Interaction) -> None:

@@ -224,7 +224,7 @@ class CallbackService:
     async def control(
         self, interaction: Interaction, action: str, params: dict[str, Any]
     ) -> dict[str, Any]:
-        if action in ("voicemail", "callback", "disconnect"):
+        if action in ("voicemail", "callback", "disconnect", "transfer_queue"):
             return {}
         raise ValidationFailed(f"a callback has no {action} control here")
 

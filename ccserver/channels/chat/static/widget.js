@@ -106,6 +106,7 @@
       case "read": status.textContent = "Read"; break;
       case "agent_joined": line("system", (d.name || "An agent") + " joined"); status.textContent = ""; break;
       case "agent_left": line("system", "The agent closed the chat"); break;
+      case "transferred": line("system", "Transferring you to a colleague…"); break;
       case "no_agents":
         line("system", "No agents are available right now.");
         button("Leave a message", function () {
