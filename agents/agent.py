@@ -62,6 +62,7 @@ class Agent:
     __slots__ = (
         "_open",
         "_was_ready",
+        "id",
         "load",
         "policy",
         "presence",
@@ -76,6 +77,9 @@ class Agent:
     )
 
     def __init__(self, profile: AgentProfile, policy: AgentPolicy, now: float) -> None:
+        # A plain attribute, not a property over profile.id: the router reads it on every
+        # decision. Profiles may be replaced (new skills, queues) but never change the id.
+        self.id = profile.id
         self.profile = profile
         self.policy = policy
         self.presence = Presence.LOGGED_OUT
@@ -93,10 +97,6 @@ class Agent:
         self._open: tuple[AgentProfile, AgentPolicy, list[str]] | None = None
 
     # --- read side ---------------------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return self.profile.id
-
     @property
     def capacity(self) -> CapacityRule:
         return self.profile.capacity or self.policy.capacity

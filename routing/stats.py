@@ -82,9 +82,13 @@ class QueueStats:
         self._today = Counters()
         self._today_date: dt.date | None = None
         self._day_span = (0.0, -1.0)  # [start, end) of _today_date; avoids a tz lookup per event
+        self._hot: tuple[int, list[Counters]] = (-1, [])  # last minute's answer of _bucket
 
     def _bucket(self, now: float) -> list[Counters]:
         minute = int(now // 60)
+        hot = self._hot
+        if hot[0] == minute and self._day_span[0] <= now < self._day_span[1]:
+            return hot[1]  # same minute and day as the last event (most events)
         if not self._buckets or self._buckets[-1][0] < minute:
             self._buckets.append((minute, Counters()))
             while self._buckets[0][0] <= minute - 60:
@@ -95,7 +99,10 @@ class QueueStats:
             if date != self._today_date:
                 self._today, self._today_date = Counters(), date
             self._day_span = self._span_of(date)
-        return [self._buckets[-1][1], self._today]
+        out = [self._buckets[-1][1], self._today]
+        if self._buckets[-1][0] == minute:
+            self._hot = (minute, out)
+        return out
 
     def _span_of(self, date: dt.date) -> tuple[float, float]:
         """[local midnight, next local midnight) of ``date`` as timestamps."""
