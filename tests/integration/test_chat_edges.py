@@ -107,6 +107,11 @@ async def test_flood_is_throttled_and_a_supervisor_watches_and_whispers(
         assert 0 < len(spam) <= 12  # burst of 8 plus what refilled meanwhile, not 40
         r, _ = await api.get(f"/api/v1/supervisor/interactions/{chat_id}/chat")
         assert r.status == 403  # watching is for supervisors
+        r, body = await sup.post(
+            f"/api/v1/supervisor/interactions/{chat_id}/monitor", json={"mode": "listen"}
+        )
+        assert r.status == 200, body  # the console's monitor button works on chats too
+        assert body["topic"] == f"interaction.{chat_id}"
 
         r, body = await sup.post(
             f"/api/v1/supervisor/interactions/{chat_id}/whisper", json={"text": "Offer a refund"}

@@ -482,6 +482,13 @@ class ChatService:
         self, interaction: Interaction, action: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         s = self.sessions.get(interaction.id)
+        if action == "monitor" and s is not None:
+            # A chat is watched, not listened to: where its lines are (the answer is audited,
+            # so it names them rather than carrying them).
+            return {
+                "topic": interaction_topic(s.id),
+                "transcript": f"/api/v1/supervisor/interactions/{s.id}/chat",
+            }
         if action == "transfer_queue" and s is not None:
             await self._transferred(s, str(params["new_interaction"]), str(params["queue"]))
             return {}
