@@ -225,6 +225,8 @@ async def _dial_local(
 
 
 async def _after_answer(pbx: Pbx, req: OriginateRequest, ch: SimChannel) -> None:
+    if ch.gone.is_set():
+        return  # hung up between the answer and its application (Bridge must not run)
     if not req.application:
         if not pbx.enter_context(ch, req.context or "", req.exten or "s"):
             pbx.hangup(ch, 1)
