@@ -10,7 +10,9 @@ longer waiting or its ``version`` moved on (re-prioritised, widened, offered), a
 heads are popped lazily.
 
 For position announcements each queue also keeps the sorted keys of its live entries
-(``order``): a position is one binary search instead of a walk over every heap.
+(``order``): a position is one binary search instead of a walk over every heap. The list
+is built on the first position asked in the queue and maintained from then on, so queues
+nobody asks about (no announcements, no widget) pay nothing per decision.
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ class QueueWaiting:
     def __init__(self) -> None:
         self.heaps: dict[str, dict[Skills, list[HeapItem]]] = {}
         self.generation = 0
-        self.order: list[SortKey] = []  # keys of the live entries, sorted (keys are unique)
+        # keys of the live entries, sorted (keys are unique); None until a position is asked
+        self.order: list[SortKey] | None = None
 
     def push(self, entry: TaskEntry) -> bool:
         """Index ``entry`` under its signature; True if that made a new heap."""
@@ -102,18 +105,24 @@ class QueueWaiting:
             heap = by_skills[skills] = []
             self.generation += 1
         heapq.heappush(heap, (entry.key, entry.version, entry))
-        bisect.insort(self.order, entry.key)
+        if self.order is not None:
+            bisect.insort(self.order, entry.key)
         return created
 
     def discard(self, key: SortKey) -> None:
         """An entry pushed with ``key`` left waiting (absent keys are ignored)."""
         order = self.order
+        if order is None:
+            return
         i = bisect.bisect_left(order, key)
         if i < len(order) and order[i] == key:
             del order[i]
 
     def ahead_of(self, key: SortKey) -> int:
-        """How many live entries come before ``key`` (O(log n))."""
+        """How many live entries come before ``key`` (O(log n); the first call builds the
+        index in O(n log n))."""
+        if self.order is None:
+            self.order = sorted(e.indexed_key for e in self.live())
         return bisect.bisect_left(self.order, key)
 
     def live(self) -> Iterator[TaskEntry]:
