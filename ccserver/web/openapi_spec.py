@@ -335,14 +335,24 @@ def _with_path_parameters(items: dict[str, Any]) -> dict[str, Any]:
     """Declare every ``{name}`` of a path template as a required string path parameter."""
     for template, item in items.items():
         names = [part[1:-1] for part in template.split("/") if part.startswith("{")]
+        declared = {p["name"] for p in item.get("parameters", ())}
         if names:
+            # A path may declare a parameter itself (e.g. an enum of actions); keep it.
             item["parameters"] = [
-                {"name": n, "in": "path", "required": True, "schema": STR} for n in names
+                *item.get("parameters", ()),
+                *(
+                    {"name": n, "in": "path", "required": True, "schema": STR}
+                    for n in names
+                    if n not in declared
+                ),
             ]
     return items
 
 
 def build_spec(version: str) -> dict[str, Any]:
+    from ccserver.web.openapi_workflows import channel_paths, workflow_paths, workflow_schemas
+
+    every_path = {**paths(), **console_paths(), **workflow_paths(), **channel_paths()}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -354,9 +364,9 @@ def build_spec(version: str) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"session": []}, {"token": []}],
-        "paths": _with_path_parameters({**paths(), **console_paths()}),
+        "paths": _with_path_parameters(every_path),
         "components": {
-            "schemas": {**SCHEMAS, **CONSOLE_SCHEMAS},
+            "schemas": {**SCHEMAS, **CONSOLE_SCHEMAS, **workflow_schemas()},
             "parameters": PARAMETERS,
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "ccs_session"},

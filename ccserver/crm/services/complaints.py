@@ -311,7 +311,8 @@ class ComplaintService:
         fu = cl.followup_after_resolution(rec, self.rules.resolution_followup, now, flags)
         if fu is None:
             return None
-        return followup_json(stage_followup(session, fu, actor, "complaint_resolution"))
+        row = stage_followup(session, fu, actor, "complaint_resolution", aware(now))
+        return followup_json(row)
 
     async def escalate_due(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Mark every unresolved complaint past its SLA (and not escalated yet) as escalated;

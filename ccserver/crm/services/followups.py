@@ -130,9 +130,19 @@ async def consents(session: AsyncSession, customer_id: str | None) -> dict[str, 
     return consents_of(customer)
 
 
-def stage_followup(session: AsyncSession, fu: fl.FollowUp, actor: Actor, source: str) -> FollowUp:
-    """Add a planned follow-up (already consent-checked) to the caller's transaction."""
+def stage_followup(
+    session: AsyncSession,
+    fu: fl.FollowUp,
+    actor: Actor,
+    source: str,
+    now: dt.datetime | None = None,
+) -> FollowUp:
+    """Add a planned follow-up (already consent-checked) to the caller's transaction.
+
+    The times are set here, not by the column defaults at flush, so a caller may render
+    the row (``followup_json``) before its transaction flushes."""
     row = new_row(fu)
+    row.created_at = row.updated_at = now_utc(now)
     session.add(row)
     add_audit(session, actor, "create", "follow_up", row.id, {"source": source})
     return row
@@ -182,7 +192,7 @@ class FollowUpService:
                     f"customer {customer_id} may not be contacted by {kind.value}",
                     details={"customer_id": customer_id, "channel": kind.value},
                 )
-            row = stage_followup(session, fu, actor, source)
+            row = stage_followup(session, fu, actor, source, at)
             await session.flush()
             return followup_json(row)
 
@@ -228,7 +238,7 @@ class FollowUpService:
         async with self._sessions.begin() as session:
             customers = list(await session.scalars(stmt.order_by(Customer.id)))
             plan = fl.plan_bulk(customers, lambda _c: True, template, at.timestamp())
-            ids = [stage_followup(session, fu, actor, "bulk").id for fu in plan.planned]
+            ids = [stage_followup(session, fu, actor, "bulk", at).id for fu in plan.planned]
         return {
             "planned": len(ids),
             "follow_up_ids": ids,

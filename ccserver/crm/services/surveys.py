@@ -66,7 +66,7 @@ class SurveyService:
                     response, flags, at.timestamp(), channel=self.rules.detractor_channel
                 )
                 if fu is not None:
-                    followup = followup_json(stage_followup(session, fu, actor, "detractor"))
+                    followup = followup_json(stage_followup(session, fu, actor, "detractor", at))
             await session.flush()
             out = row_json(row)
             out["ratings"] = dict(response.ratings)
