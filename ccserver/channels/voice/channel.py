@@ -303,7 +303,7 @@ class VoiceChannel:
                 call.phase = Phase.QUEUED
             await self._pull_back(call, result.channel)
 
-    async def _pull_back(self, call: Call, leg: str) -> None:
+    async def _pull_back(self, call: Call, leg: str | None) -> None:
         if not call.gone.is_set():
             with contextlib.suppress(CallGone):
                 await self.redirect(call.channel, CONTROL_CONTEXT)
@@ -316,13 +316,11 @@ class VoiceChannel:
         leg_id = call.ringing.pop(agent_id, None)
         if leg_id is None:
             return
-        leg = self.legs.get(leg_id)
-        if not call.in_agi and leg is not None:
-            # The caller already left AsyncAGI: the leg answered and the bridge is forming.
-            # Hanging the leg up now would take the customer with it: take them back first.
-            self.spawn(self._pull_back(call, leg), f"voice-revoke-{agent_id}")
-        else:
-            self.spawn(self.safe_hangup(leg), f"voice-revoke-{agent_id}")
+        # The leg may have answered and bridged the customer a moment ago (its events not
+        # read yet): hanging it up would take the customer along. So the customer is taken
+        # back under our control first (harmless if still in AsyncAGI: music restarts), then
+        # the leg ends.
+        self.spawn(self._pull_back(call, self.legs.get(leg_id)), f"voice-revoke-{agent_id}")
 
     async def connect(self, interaction: Interaction, agent_id: str) -> None:
         """Console accept: SIP phones answer themselves (the Originate); nothing to join."""
