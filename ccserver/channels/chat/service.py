@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ccserver.channels.chat import endings
+from ccserver.channels.chat.endings import MAX_TEXT
 from ccserver.channels.chat.ivr_driver import ChatIvrDriver, ChatTurn
 from ccserver.channels.chat.session import ChatSession, TokenBucket, close_sockets
 from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter, find_or_create_customer
 from ccserver.crm.customers import CustomerService
-from ccserver.domain import Channel, Interaction, InteractionState, new_id
+from ccserver.domain import Channel, Interaction, InteractionState
 from ccserver.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from ccserver.logs import get_logger
 from ccserver.runtime.contact_center import ContactCenter
@@ -36,9 +37,6 @@ Lookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
 CallbackHook = Callable[[str, str, str | None, str], Awaitable[str]]
 # (name, email, phone, text, customer_id) -> case number of the message
 MessageHook = Callable[[str, str | None, str | None, str, str | None], Awaitable[str]]
-
-MAX_TEXT = 2000
-_CAN_LEAVE_WORD = frozenset({"ivr", "queued", "closed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,13 +198,13 @@ class ChatService:
             elif kind == "leave":
                 await self._customer_leaves(s, now)
             elif kind == "leave_message":
-                await self._leave_message(s, data)
+                await endings.leave_message(self, s, data)
             elif kind == "callback":
-                await self._callback(s, data)
+                await endings.callback(self, s, data)
             elif kind == "survey":
-                await self._survey(s, data)
+                await endings.survey(self, s, data)
             elif kind == "transcript":
-                await self._transcript(s)
+                await endings.transcript(self, s)
             else:
                 await s.emit("error", {"code": "unknown_frame"}, numbered=False)
 
@@ -233,9 +231,9 @@ class ChatService:
         await self.cc.customer_left(s.id)
         if was_connected and s.agent_id:
             await self._to_agent(s, "chat_ended", {"interaction_id": s.id, "by": "customer"})
-        await self._finish(s, ask_survey=was_connected)
+        await self.finish(s, ask_survey=was_connected)
 
-    async def _finish(self, s: ChatSession, *, ask_survey: bool) -> None:
+    async def finish(self, s: ChatSession, *, ask_survey: bool) -> None:
         s.state = "ended"
         if ask_survey and not s.survey_open:
             s.survey_open = True
@@ -251,88 +249,6 @@ class ChatService:
             )  # fmt: skip
         else:
             await s.emit("ended", {"case_number": s.case_number})
-
-    async def _survey(self, s: ChatSession, data: dict[str, Any]) -> None:
-        if not s.survey_open or s.survey_done:
-            return
-        csat, nps = data.get("csat"), data.get("nps")
-        if not (isinstance(csat, int) and 1 <= csat <= 5) or not (
-            nps is None or (isinstance(nps, int) and 0 <= nps <= 10)
-        ):
-            await s.emit("error", {"code": "invalid_survey"}, numbered=False)
-            return
-        s.survey_done = True
-        text = data.get("text")
-        if self.survey_writer is not None:
-            await self.survey_writer(
-                {
-                    "id": new_id(),
-                    "customer_id": s.customer_id,
-                    "contact_id": s.contact_id,
-                    "agent_id": s.agent_id,
-                    "queue": s.queue,
-                    "csat": csat,
-                    "nps": nps,
-                    "text": text[:2000] if isinstance(text, str) else None,
-                    "created_at": dt.datetime.now(dt.UTC),
-                }
-            )
-        await s.emit("ended", {"case_number": s.case_number, "thanks": True})
-
-    async def _transcript(self, s: ChatSession) -> None:
-        """Mail the chat to the address of the pre-chat form, once: never to an address
-        typed later, so the widget cannot be used to send mail to strangers."""
-        address = s.customer.get("email")
-        if not address or self.send_transcript is None or s.transcript_sent:
-            await s.emit("error", {"code": "transcript_unavailable"}, numbered=False)
-            return
-        s.transcript_sent = True
-        lines = [
-            f"{dt.datetime.fromtimestamp(ln['at'], dt.UTC):%H:%M} "
-            f"{ln.get('name') or ln['from']}: {ln['text']}"
-            for ln in s.transcript
-            if not ln.get("whisper")
-        ]
-        await self.send_transcript(s, "\n".join(lines))
-        await s.emit("transcript_sent", {"to": address})
-
-    async def _leave_message(self, s: ChatSession, data: dict[str, Any]) -> None:
-        text = data.get("text")
-        if s.state not in _CAN_LEAVE_WORD or not isinstance(text, str) or not text.strip():
-            return
-        if self.on_message is None:
-            raise ValidationFailed("leaving a message is not available")
-        c = s.customer
-        number = await self.on_message(
-            c["name"], c.get("email"), c.get("phone"), text[:MAX_TEXT], s.customer_id
-        )
-        await self._left_word(s, "message_left")
-        await s.emit("message_left", {"case_number": number})
-        await self._finish(s, ask_survey=False)
-
-    async def _callback(self, s: ChatSession, data: dict[str, Any]) -> None:
-        phone = data.get("phone") or s.customer.get("phone")
-        if s.state not in _CAN_LEAVE_WORD or not isinstance(phone, str) or not phone:
-            await s.emit("error", {"code": "phone_required"}, numbered=False)
-            return
-        if self.on_callback is None:
-            raise ValidationFailed("callbacks are not available")
-        try:
-            number = await self.on_callback(phone, s.customer["name"], s.customer_id, s.contact_id)
-        except ValidationFailed as exc:
-            await s.emit("error", {"code": "invalid_phone", "text": exc.message}, numbered=False)
-            return
-        await self._left_word(s, "callback_requested")
-        await s.emit("callback_scheduled", {"case_number": number})
-        await self._finish(s, ask_survey=False)
-
-    async def _left_word(self, s: ChatSession, outcome: str) -> None:
-        """The chat ends with a message or a callback request instead of an agent (the
-        interaction may be over already, e.g. closed by the after-hours action)."""
-        i = self.cc.interactions.get(s.id)
-        if i is not None and not i.is_terminal:
-            i.attributes["outcome"] = outcome
-            await self.cc.customer_left(s.id, outcome)
 
     # --- IVR -----------------------------------------------------------------------------
     async def _play(self, s: ChatSession, turn: ChatTurn) -> None:
@@ -360,7 +276,7 @@ class ChatService:
             elif isinstance(action, a.Hangup):
                 self._ivr_fields(s)
                 await self.cc.resolved_in_self_service(s.id, "self_service")
-                await self._finish(s, ask_survey=False)
+                await self.finish(s, ask_survey=False)
 
     def _ivr_fields(self, s: ChatSession) -> None:
         if s.driver is not None:
@@ -515,7 +431,7 @@ class ChatService:
         s = self.sessions.get(interaction.id)
         if s is not None and s.state != "ended":
             await s.emit("agent_left", {"name": s.agent_name})
-            await self._finish(s, ask_survey=True)
+            await self.finish(s, ask_survey=True)
 
     # --- timers --------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
