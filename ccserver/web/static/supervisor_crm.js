@@ -75,9 +75,10 @@ function renderComplaints(items) {
 async function step(c, action, body) {
   const out = await attempt(() => api("POST", `/api/v1/complaints/${c.id}/${action}`, body));
   if (!out) return null;
-  notify(`${c.case_number}: ${out.status.replaceAll("_", " ")}${out.follow_up ? " — follow-up planned" : ""}.`, "ok");
+  // The list is redrawn first, so the message means the row shows the new state.
   await loadComplaints();
   if (out.follow_up) await loadFollowUps();
+  notify(`${c.case_number}: ${action} done, now ${out.status.replaceAll("_", " ")}${out.follow_up ? " — follow-up planned" : ""}.`, "ok");
   return out;
 }
 
