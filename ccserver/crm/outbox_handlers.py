@@ -23,6 +23,7 @@ import datetime as dt
 import decimal
 import json
 import json.encoder as _json_c
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -54,6 +55,10 @@ _Converter = Callable[[Any], Any]
 
 
 _fromisoformat = dt.datetime.fromisoformat
+# What ``isoformat()`` writes for an aware UTC datetime, with or without microseconds.
+_canonical_utc = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?\+00:00", re.ASCII
+).fullmatch
 
 
 def _to_datetime(v: Any) -> Any:
@@ -229,14 +234,13 @@ def _bind_processor(col: Column[Any], dialect: Dialect) -> Callable[[Any], Any] 
 
     def from_text(value: Any) -> Any:
         # Payloads carry timestamps as the ISO text the journal holds (see encode_record);
-        # a UTC one becomes SQLite's stored form by slicing, after the same parse the
-        # Python conversion would do (so a malformed text still fails the same way).
-        if type(value) is str and value.endswith("+00:00") and value[10:11] == "T":
-            n = len(value)
-            if n == 32 and _fromisoformat(value):
+        # a UTC one in exactly isoformat()'s shape becomes SQLite's stored form by slicing,
+        # after the same parse the Python conversion would do (so an impossible date such
+        # as month 13 still fails the same way). Any other text or value: the full path.
+        if type(value) is str and _canonical_utc(value) and _fromisoformat(value):
+            if len(value) == 32:
                 return value[:10] + " " + value[11:26]
-            if n == 25 and _fromisoformat(value):
-                return value[:10] + " " + value[11:19] + ".000000"
+            return value[:10] + " " + value[11:19] + ".000000"
         return fast(_to_datetime(value))
 
     try:

@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ccserver.crm.database import create_engine
@@ -54,22 +54,32 @@ def varied_contacts() -> list[dict[str, Any]]:
             "channel": "email",
             "started_at": dt.datetime(2026, 1, 5, 18, 0, tzinfo=plus9),
             "ended_at": "2026-01-05 09:30:00+00:00",
+            # ISO forms Python parses that are not isoformat()'s own: week date, comma
+            "queued_at": "2026-W02-1T09:00:05+00:00",
+            "answered_at": "2026-01-05T09:00:09,250000+00:00",
             "wait_s": 3,
         },
     ]
 
 
 def expected(p: dict[str, Any]) -> dict[str, Any]:
-    e = dict(p)
-    if isinstance(e.get("ended_at"), str):
-        e["ended_at"] = dt.datetime.fromisoformat(e["ended_at"])
-    return e
+    return {
+        k: dt.datetime.fromisoformat(v) if isinstance(v, str) and k.endswith("_at") else v
+        for k, v in p.items()
+    }
 
 
 async def _rows(engine: AsyncEngine) -> dict[str, dict[str, Any]]:
     async with engine.connect() as conn:
         res = await conn.execute(select(contacts).order_by(contacts.c.interaction_id))
-        return {r.interaction_id: dict(r._mapping) for r in res}
+        rows = {r.interaction_id: dict(r._mapping) for r in res}
+        # Stored as the database compares them (SQLite: the text form of every other
+        # timestamp), not only read back equal: an equality query finds each one.
+        for key in ("queued_at", "answered_at"):
+            col = contacts.c[key]
+            found = await conn.execute(select(func.count()).where(col == rows["ix-3"][key]))
+            assert found.scalar() == 1, key
+        return rows
 
 
 def copies(payload: dict[str, Any], n: int) -> list[dict[str, Any]]:
