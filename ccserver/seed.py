@@ -50,7 +50,7 @@ async def seed_demo_if_empty(app: web.Application) -> None:
         DEMO_PASSWORD,
         role="supervisor",
         display_name="Sam Supervisor",
-        endpoint="PJSIP/sup2001",
+        endpoint="PJSIP/supervisor",
     )
     for username, name, endpoint, skills in DEMO_AGENTS:
         await users.create_user(
