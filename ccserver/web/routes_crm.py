@@ -30,13 +30,16 @@ from ccserver.crm.orders import ORDER_STATUSES
 from ccserver.domain import Channel
 from ccserver.errors import BadRequest, PayloadTooLarge, StaleWrite
 from ccserver.web import api_support as api
+from ccserver.web.pii_view import masked_response, masker
 
 CUSTOMERS = "/api/v1/customers"
 IDENTITY_KINDS = frozenset(k.value for k in IdentityKind)
 
 
-def _customer_response(view: CustomerView, status: int = 200) -> web.Response:
-    return web.json_response(view.to_json(), status=status, headers={"ETag": view.etag})
+def _customer_response(request: web.Request, view: CustomerView, status: int = 200) -> web.Response:
+    return masked_response(
+        request, "customer", view.to_json(), status=status, headers={"ETag": view.etag}
+    )
 
 
 def _expected_version(request: web.Request, customer_id: str) -> int | None:
@@ -86,7 +89,7 @@ async def search_customers(request: web.Request) -> web.Response:
             .audit(request)
             .record(actor, "search", "customer", None, details={"ids": [c.id for c in page.items]})
         )
-    return web.json_response(page.to_json(CustomerView.to_json))
+    return masked_response(request, "customer", page.to_json(CustomerView.to_json), page=True)
 
 
 async def create_customer(request: web.Request) -> web.Response:
@@ -100,7 +103,7 @@ async def create_customer(request: web.Request) -> web.Response:
             data, actor=actor, on_duplicate="return" if on_duplicate == "return" else "error"
         )
     )
-    response = _customer_response(view, 201 if created else 200)
+    response = _customer_response(request, view, 201 if created else 200)
     if created:
         response.headers["Location"] = f"{CUSTOMERS}/{view.id}"
     return response
@@ -109,7 +112,7 @@ async def create_customer(request: web.Request) -> web.Response:
 async def get_customer(request: web.Request) -> web.Response:
     _, actor = api.allowed(request, "customers:read")
     view = await api.crm(request).customers(request).get(request.match_info["id"], reader=actor)
-    return _customer_response(view)
+    return _customer_response(request, view)
 
 
 async def update_customer(request: web.Request) -> web.Response:
@@ -122,7 +125,7 @@ async def update_customer(request: web.Request) -> web.Response:
         .customers(request)
         .update(customer_id, data, expected_version=expected, actor=actor)
     )
-    return _customer_response(view)
+    return _customer_response(request, view)
 
 
 class MergeBody(BaseModel):
@@ -138,7 +141,7 @@ async def merge_customers(request: web.Request) -> web.Response:
         .customers(request)
         .merge(request.match_info["id"], body.other_id, actor=actor)
     )
-    return _customer_response(view)
+    return _customer_response(request, view)
 
 
 class IdentityBody(BaseModel):
@@ -155,7 +158,7 @@ async def add_identity(request: web.Request) -> web.Response:
         .customers(request)
         .add_identity(request.match_info["id"], body.kind, body.value, actor=actor)
     )
-    return _customer_response(view)
+    return _customer_response(request, view)
 
 
 async def remove_identity(request: web.Request) -> web.Response:
@@ -171,7 +174,7 @@ async def remove_identity(request: web.Request) -> web.Response:
         .customers(request)
         .remove_identity(request.match_info["id"], kind, request.match_info["value"], actor=actor)
     )
-    return _customer_response(view)
+    return _customer_response(request, view)
 
 
 async def customer_history(request: web.Request) -> web.Response:
@@ -181,7 +184,8 @@ async def customer_history(request: web.Request) -> web.Response:
     view = await services.customers(request).get(request.match_info["id"], reader=actor)
     limit = min(api.int_param(request, "limit", 100, minimum=1), 500)
     items = await services.customers(request).history(view.id, limit=limit)
-    return web.json_response({"customer_id": view.id, "items": items})
+    mask = masker(request, "history")
+    return web.json_response({"customer_id": view.id, "items": [mask(i) for i in items]})
 
 
 async def customer_contacts(request: web.Request) -> web.Response:
@@ -192,7 +196,7 @@ async def customer_contacts(request: web.Request) -> web.Response:
     page = await services.contacts(request).list(
         ContactFilters(customer_id=view.id), limit=limit, offset=offset
     )
-    return web.json_response(page.to_json(contact_to_json))
+    return masked_response(request, "contact", page.to_json(contact_to_json), page=True)
 
 
 # --- orders --------------------------------------------------------------------------------
@@ -341,7 +345,7 @@ async def list_contacts(request: web.Request) -> web.Response:
         started_to=api.time_param(request, "to"),
     )
     page = await api.crm(request).contacts(request).list(filters, limit=limit, offset=offset)
-    return web.json_response(page.to_json(contact_to_json))
+    return masked_response(request, "contact", page.to_json(contact_to_json), page=True)
 
 
 async def get_contact(request: web.Request) -> web.Response:
@@ -360,7 +364,7 @@ async def get_contact(request: web.Request) -> web.Response:
         )
     body: dict[str, Any] = contact_to_json(contact)
     body["messages"] = [message_to_json(m) for m in messages]
-    return web.json_response(body)
+    return masked_response(request, "contact", body)
 
 
 def add_routes(app: web.Application) -> None:

@@ -30,6 +30,7 @@ from ccserver.errors import Conflict, NotFound, ValidationFailed
 from ccserver.runtime.scheduler import check_survey_token, workflows_of
 from ccserver.web import api_support as api
 from ccserver.web.auth import client_ip
+from ccserver.web.pii_view import masked_response
 
 COMPLAINTS = "/api/v1/complaints"
 FOLLOWUPS = "/api/v1/follow-ups"
@@ -169,7 +170,9 @@ async def create_complaint(request: web.Request) -> web.Response:
         # be in the database yet. Wait for pending writes (bounded), then try once more.
         await _flush_outbox(request)
         out = await complaints.create(actor=actor, **body.model_dump())
-    return web.json_response(out, status=201, headers={"Location": f"{COMPLAINTS}/{out['id']}"})
+    return masked_response(
+        request, "complaint", out, status=201, headers={"Location": f"{COMPLAINTS}/{out['id']}"}
+    )
 
 
 async def list_complaints(request: web.Request) -> web.Response:
@@ -183,12 +186,14 @@ async def list_complaints(request: web.Request) -> web.Response:
         limit=limit,
         offset=offset,
     )
-    return web.json_response({"items": items, "limit": limit, "offset": offset})
+    body = {"items": items, "limit": limit, "offset": offset}
+    return masked_response(request, "complaint", body, page=True)
 
 
 async def get_complaint(request: web.Request) -> web.Response:
     api.allowed(request, "complaints:read")
-    return web.json_response(await _wf(request).complaints.get(request.match_info["id"]))
+    out = await _wf(request).complaints.get(request.match_info["id"])
+    return masked_response(request, "complaint", out)
 
 
 async def complaint_action(request: web.Request) -> web.Response:
@@ -207,7 +212,7 @@ async def complaint_action(request: web.Request) -> web.Response:
         review=review_from(body.model_dump()) if action == "close" else None,
         owner_id=body.owner_id,
     )
-    return web.json_response(out)
+    return masked_response(request, "complaint", out)
 
 
 # --- follow-ups ----------------------------------------------------------------------------
