@@ -61,11 +61,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-
 # SQLSTATE classes that mean "the server is not there / not now", not "this row is wrong":
 # 08 connection exception, 40 transaction rollback (serialisation, deadlock), 53 insufficient
 # resources, 57 operator intervention (shutdown), 58 system error.
 _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+class UnknownRecordKind(OutboxError):
+    code = "outbox_unknown_kind"
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -91,10 +94,6 @@ def is_connectivity_error(exc: BaseException) -> bool:
     # SQLite reports "database is locked" / "unable to open database file" as OperationalError;
     # so does asyncpg's adapter for lost connections without a SQLSTATE.
     return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-
-
-class UnknownRecordKind(OutboxError):
-    code = "outbox_unknown_kind"
 
 
 class Backoff:
@@ -308,7 +307,7 @@ class Outbox:
             put_ats, waiters = self._g_put_at, self._g_waiters
             self._g_kinds, self._g_texts, self._g_payloads = [], [], []
             self._g_put_at, self._g_waiters = [], []
-            created = time.time()
+            created = time.time()  # wall clock for the whole group: it waited a few ms at most
             try:
                 seqs = await self.journal.append(list(zip(kinds, texts, repeat(created))))
             except Exception as exc:  # disk full, I/O error: the puts fail, loudly
