@@ -227,7 +227,7 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         expect(sup.locator("#alerts")).to_contain_text(f"complaint {case_number} (high)")
         expect(crow).to_have_class(re.compile("escalated"))
         expect(crow.locator(".cmp-status")).to_contain_text("escalated")
-        sup.screenshot(path=str(ARTIFACTS / "crm_supervisor_escalated.png"))
+        sup.screenshot(path=str(ARTIFACTS / "crm_supervisor_escalated.png"), full_page=True)
 
         # --- life cycle to resolution, then close with the PDCA review --------------------
         crow.get_by_role("button", name=f"Acknowledge {case_number}").click()
@@ -255,7 +255,7 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         pdca.get_by_label("Preventive action (act)").fill("Padded boxes for fragile goods")
         pdca.get_by_label("Customer accepted the resolution (check)").select_option("yes")
         pdca.get_by_label("Customer rating (1-5)").select_option("4")
-        sup.screenshot(path=str(ARTIFACTS / "crm_supervisor_pdca.png"))
+        sup.screenshot(path=str(ARTIFACTS / "crm_supervisor_pdca.png"), full_page=True)
         pdca.get_by_role("button", name="Close complaint").click()
         expect(sup.locator("#status")).to_contain_text(f"{case_number}: close done, now closed")
         expect(pdca).to_be_hidden()

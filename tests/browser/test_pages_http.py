@@ -190,3 +190,35 @@ def test_every_page_module_is_shipped() -> None:
     for js in static.glob("*.js"):
         # Data must never become markup.
         assert "innerHTML" not in js.read_text(), js
+
+
+def _complaints_config(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    section: dict[str, Any] = tomllib.loads(Path(path).read_text())["complaints"]
+    return section
+
+
+@on_module_loop
+async def test_crm_options_are_the_configured_taxonomy_for_logged_in_staff(
+    server: TestServer,
+) -> None:
+    anonymous = await _client(server)
+    agent = await _client(server, "pagent")
+    try:
+        resp = await anonymous.get("/api/v1/ui/crm-options")
+        assert resp.status == 401
+        resp = await agent.get("/api/v1/ui/crm-options")
+        assert resp.status == 200
+        body = await resp.json()
+        # The same taxonomy the server's crm.toml declares (read here independently).
+        config = _complaints_config(server.app[SERVICES].settings.paths.crm)
+        assert body["categories"] == config["categories"]
+        assert {s["name"]: s["sla_hours"] for s in body["severities"]} == {
+            name: sev["sla_hours"] for name, sev in config["severities"].items()
+        }
+        assert body["validity"] == config["validity"]
+        assert body["followup_channels"] == ["phone", "email", "visit"]
+    finally:
+        await anonymous.close()
+        await agent.close()

@@ -40,8 +40,17 @@ function current() {
 }
 
 // Called on every console render: the complaint / history buttons need a customer.
+let shownFor = null; // the selection the complaint form and result belong to
+
 export function renderCrm() {
   const { customerId } = current();
+  if (st.selected !== shownFor) {
+    // Another interaction (or customer) is on screen: a half-filled complaint or the last
+    // case number belongs to the previous one.
+    shownFor = st.selected;
+    $("complaint-result").textContent = "";
+    if (!$("complaint-form").hidden) closeComplaint();
+  }
   $("crm-actions").hidden = !customerId;
   if (!customerId) {
     $("complaint-form").hidden = true;

@@ -238,7 +238,7 @@ function renderChart(dims, rows) {
   const box = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${metric} per ${dims.join(" and ") || "total"}` });
   box.append(svg("line", { x1: 0, y1: H - pad, x2: W, y2: H - pad, class: "axis" }));
   const max = Math.max(kind === "%" ? 1 : 0, ...data.map((d) => d.v), 1e-9);
-  const bw = data.length ? W / data.length : W;
+  const bw = Math.min(60, data.length ? W / data.length : W); // few rows: no page-wide slab
   data.forEach((d, i) => {
     const bh = (d.v / max) * (H - 2 * pad);
     const bar = svg("rect", { x: (i * bw + 2).toFixed(1), y: (H - pad - bh).toFixed(1), width: Math.max(1, bw - 4).toFixed(1), height: bh.toFixed(1), class: "bar-rect" });
