@@ -317,6 +317,9 @@ class FollowUp(Base):
     status: Mapped[str] = mapped_column(String(32), default="planned")
     outcome: Mapped[str | None] = mapped_column(String(64))
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Each call/visit attempt: {"at": ISO time, "result": answered|no_answer, "by", "note"}
+    # (migration 0002); the retry policy counts the failed ones.
+    attempts: Mapped[list[Any]] = mapped_column(default=list)
     complaint_id: Mapped[str | None] = mapped_column(
         ID, ForeignKey("complaints.id", ondelete="SET NULL"), index=True
     )
@@ -355,6 +358,8 @@ class SurveyResponse(Base):
     nps: Mapped[int | None] = mapped_column(SmallInteger)
     ces: Mapped[int | None] = mapped_column(SmallInteger)
     text: Mapped[str | None] = mapped_column(Text)
+    # CSI attribute ratings, attribute -> 1..5 (migration 0002).
+    ratings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = _created()
 
 

@@ -3,8 +3,9 @@ by the table-driven life cycle of :mod:`ccserver.crm.rules.followup_lifecycle`.
 
 The service loads a row into the rule object, applies the rule (which raises on an illegal
 step or a bad answer), and writes the result back with an audit row in the same
-transaction. The table has no attempts column, so each unanswered attempt is an audit row
-(``no_answer``) and the retry policy counts those: the audit log is the attempt history.
+transaction. Every call/visit attempt is kept in the row's ``attempts`` column (migration
+0002; ``{at, result, by, note}``) and the retry policy counts the failed ones; each step is
+also an audit row.
 Consent is checked on every creation: a follow-up the customer's flags forbid is refused
 (single) or skipped (bulk), never created.
 """
@@ -16,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.crm.audit import SYSTEM, Actor, add_audit
-from ccserver.crm.models import AuditEntry, Customer, FollowUp, Order
+from ccserver.crm.models import Customer, FollowUp, Order
 from ccserver.crm.rules import followup_lifecycle as fl
 from ccserver.crm.rules.config import CrmRules
 from ccserver.crm.rules.consent import consents_of, may_contact
@@ -66,7 +67,24 @@ def outline_from_json(raw: Sequence[Any]) -> tuple[Question, ...]:
     return tuple(questions)
 
 
-def to_rule(row: FollowUp, failed_attempts: int = 0) -> fl.FollowUp:
+def attempt_json(attempt: fl.Attempt) -> dict[str, Any]:
+    return {
+        "at": dt.datetime.fromtimestamp(attempt.at, dt.UTC).isoformat(),
+        "result": attempt.result,
+        "by": attempt.by,
+        "note": attempt.note,
+    }
+
+
+def attempt_from_json(item: Any) -> fl.Attempt:
+    at = item.get("at") if isinstance(item, Mapping) else None
+    stamp = dt.datetime.fromisoformat(at).timestamp() if isinstance(at, str) else 0.0
+    return fl.Attempt(
+        stamp, str(item.get("result", "no_answer")), item.get("by"), str(item.get("note") or "")
+    )
+
+
+def to_rule(row: FollowUp) -> fl.FollowUp:
     scheduled = epoch(row.window_start) or epoch(row.created_at) or 0.0
     fu = fl.FollowUp(
         id=row.id,
@@ -84,7 +102,7 @@ def to_rule(row: FollowUp, failed_attempts: int = 0) -> fl.FollowUp:
         answers=dict(row.answers),
         outcome=row.outcome,
     )
-    fu.attempts = [fl.Attempt(0.0, "no_answer") for _ in range(failed_attempts)]
+    fu.attempts = [attempt_from_json(a) for a in row.attempts or ()]
     return fu
 
 
@@ -101,6 +119,7 @@ def new_row(fu: fl.FollowUp) -> FollowUp:
         recorder_id=fu.recorder,
         status=fu.state.value,
         answers=dict(fu.answers),
+        attempts=[attempt_json(a) for a in fu.attempts],
         complaint_id=fu.complaint_id,
         contact_id=fu.contact_id,
     )
@@ -109,6 +128,7 @@ def new_row(fu: fl.FollowUp) -> FollowUp:
 def _write_back(row: FollowUp, fu: fl.FollowUp, now: dt.datetime) -> None:
     row.status = fu.state.value
     row.answers = dict(fu.answers)
+    row.attempts = [attempt_json(a) for a in fu.attempts]
     row.outcome = fu.outcome
     row.window_start = aware(fu.scheduled_at)
     row.window_end = aware(fu.window_end)
@@ -284,14 +304,6 @@ class FollowUpService:
             )
         return row
 
-    async def _failed_attempts(self, session: AsyncSession, followup_id: str) -> int:
-        stmt = select(func.count()).where(
-            AuditEntry.entity == "follow_up",
-            AuditEntry.entity_id == followup_id,
-            AuditEntry.action == "no_answer",
-        )
-        return int((await session.execute(stmt)).scalar_one())
-
     async def act(
         self,
         followup_id: str,
@@ -309,8 +321,7 @@ class FollowUpService:
         ts = at.timestamp()
         async with self._sessions.begin() as session:
             row = await self._load(session, followup_id)
-            failed = await self._failed_attempts(session, followup_id)
-            fu = to_rule(row, failed)
+            fu = to_rule(row)
             for key, value in (answers or {}).items():
                 fu.record_answer(key, value)
             if action == "start":

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ccserver.crm.audit import SYSTEM, Actor
 from ccserver.crm.customers import CustomerService
 from ccserver.crm.models import AuditEntry, Complaint, FollowUp, SurveyResponse
-from ccserver.crm.services.surveys import ratings_of
 
 
 class PrivacyService:
@@ -27,13 +26,8 @@ class PrivacyService:
 
     async def export(self, customer_id: str, *, actor: Actor = SYSTEM) -> dict[str, Any]:
         """Every record linked to the customer, as JSON-ready data (audited as ``export``)."""
-        data = await self._customers.export(customer_id, actor=actor)
-        async with self._sessions() as session:
-            ids = [r["id"] for r in data.get("survey_responses", [])]
-            ratings = await ratings_of(session, ids)
-        for r in data.get("survey_responses", []):
-            r["ratings"] = ratings.get(r["id"], {})
-        return data
+        # Survey ratings are a column of survey_responses (migration 0002): exported as is.
+        return await self._customers.export(customer_id, actor=actor)
 
     async def erase(self, customer_id: str, *, actor: Actor = SYSTEM) -> dict[str, Any]:
         """Anonymise the customer and its workflow records; counts and scores stay."""

@@ -1,22 +1,20 @@
 """Survey responses (CSAT / NPS / CES / free text / CSI attribute ratings) linked to contact,
 agent, queue, complaint and follow-up; a detractor answer creates a follow-up at once.
 
-The ``survey_responses`` table has no column for the CSI attribute ratings, so they are kept
-in the audit row written with each response (``details.ratings``); :meth:`csi` reads them
-back from there. (A ``ratings`` JSON column is requested from the schema owner.)
+The CSI attribute ratings are the ``ratings`` JSON column of ``survey_responses``
+(migration 0002, which copied the ratings older releases kept in the audit rows).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.crm.audit import SYSTEM, Actor, add_audit
-from ccserver.crm.models import AuditEntry, SurveyResponse
+from ccserver.crm.models import SurveyResponse
 from ccserver.crm.rules import surveys as sv
 from ccserver.crm.rules.config import CrmRules
 from ccserver.crm.services.common import now_utc, row_json
@@ -51,10 +49,12 @@ class SurveyService:
                 nps=response.nps,
                 ces=response.ces,
                 text=response.text,
+                ratings=dict(response.ratings),
                 created_at=at,
             )
             session.add(row)
             await session.flush()
+            # The audit row records what was answered; the ratings are read from the column.
             details: dict[str, Any] = {"ratings": dict(response.ratings)}
             if response.follow_up_id:
                 details["follow_up_id"] = response.follow_up_id
@@ -69,7 +69,6 @@ class SurveyService:
                     followup = followup_json(stage_followup(session, fu, actor, "detractor", at))
             await session.flush()
             out = row_json(row)
-            out["ratings"] = dict(response.ratings)
             out["follow_up"] = followup
             return out
 
@@ -92,11 +91,7 @@ class SurveyService:
         if queue is not None:
             stmt = stmt.where(SurveyResponse.queue == queue)
         async with self._sessions() as session:
-            rows = [row_json(r) | {"created_at": r.created_at} for r in await session.scalars(stmt)]
-            ratings = await ratings_of(session, [r["id"] for r in rows])
-        for r in rows:
-            r["ratings"] = ratings.get(r["id"], {})
-        return rows
+            return [row_json(r) | {"created_at": r.created_at} for r in await session.scalars(stmt)]
 
     async def csi(self, **filters: Any) -> dict[str, Any]:
         """CSAT %, CSAT mean, NPS, CES mean and the weighted CSI over the filtered responses."""
@@ -108,17 +103,13 @@ class SurveyService:
 
 
 async def ratings_of(session: AsyncSession, response_ids: list[str]) -> dict[str, dict[str, int]]:
-    """CSI attribute ratings of survey responses (from their audit rows)."""
+    """CSI attribute ratings of survey responses, by id (the ``ratings`` column; the SQL
+    KPI report of :mod:`ccserver.reports.queries` joins them to its aggregates)."""
     out: dict[str, dict[str, int]] = {}
     for start in range(0, len(response_ids), 500):
         chunk = response_ids[start : start + 500]
-        stmt = select(AuditEntry.entity_id, AuditEntry.details).where(
-            AuditEntry.entity == "survey_response",
-            AuditEntry.action == "respond",
-            AuditEntry.entity_id.in_(chunk),
-        )
-        for entity_id, details in (await session.execute(stmt)).all():
-            raw = details.get("ratings") if isinstance(details, Mapping) else None
-            if entity_id is not None and isinstance(raw, Mapping):
-                out[entity_id] = {str(k): int(v) for k, v in raw.items()}
+        stmt = select(SurveyResponse.id, SurveyResponse.ratings).where(SurveyResponse.id.in_(chunk))
+        for response_id, raw in (await session.execute(stmt)).all():
+            if isinstance(raw, dict) and raw:
+                out[response_id] = {str(k): int(v) for k, v in raw.items()}
     return out
