@@ -56,14 +56,23 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
+# The wallboard state of a large floor (every agent's line) is the biggest bus message.
+WALLBOARD_MAX_BYTES = 2 * 1024 * 1024
 
 
 def _make_bus(settings: Settings) -> EventBus:
     if settings.bus.kind == "redis":
         from ccserver.bus.redis_streams import RedisBus
 
-        return RedisBus(settings.bus.redis_url, history_maxlen=settings.bus.stream_maxlen)
-    return InMemoryBus(history_maxlen=min(settings.bus.stream_maxlen, 10_000))
+        return RedisBus(
+            settings.bus.redis_url,
+            history_maxlen=settings.bus.stream_maxlen,
+            max_payload_bytes=WALLBOARD_MAX_BYTES,
+        )
+    return InMemoryBus(
+        history_maxlen=min(settings.bus.stream_maxlen, 10_000),
+        max_payload_bytes=WALLBOARD_MAX_BYTES,
+    )
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -184,6 +193,10 @@ def _part_contexts() -> list[CleanupCtx]:
     """Channels and jobs that start after the contact center (voice, text channels,
     scheduler), in start order; each is an aiohttp cleanup context. Add one line per part."""
     contexts: list[CleanupCtx] = []
+    # Voice first: callbacks and follow-up calls of the other parts dial through it.
+    from ccserver.channels.voice.setup import voice_context
+
+    contexts.append(voice_context)
     from ccserver.channels.setup import text_channels_context
 
     contexts.append(text_channels_context)

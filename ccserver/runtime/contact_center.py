@@ -54,6 +54,21 @@ from routing.task import (
 
 log = get_logger(__name__)
 
+# Facts of one leg that the next leg of a transferred interaction must not inherit.
+LEG_ONLY_ATTRIBUTES = frozenset(
+    {
+        "outcome",
+        "notes",
+        "fcr",
+        "hold_s",
+        "hold_started",
+        "held",
+        "recording_ref",
+        "wrap_up_timed_out",
+        "transferred_to",
+    }
+)
+
 ScreenPopBuilder = Callable[[str | None, dict[str, Any]], Any]
 
 
@@ -349,12 +364,8 @@ class ContactCenter:
         now = self.clock()
         if action == "hold":
             i.attributes["hold_started"] = now
-        elif action == "unhold" and "hold_started" in i.attributes:
-            i.attributes["hold_s"] = (
-                float(i.attributes.get("hold_s", 0.0))
-                + now
-                - float(i.attributes.pop("hold_started"))
-            )
+        elif action == "unhold":
+            self._close_hold(i, now)
         result = await adapter.control(i, action, params)
         if action == "record":
             i.attributes["recording_ref"] = result.get("recording_ref")
@@ -370,6 +381,7 @@ class ContactCenter:
             now = self.clock()
             i.apply(InteractionEvent.TRANSFER, now)
             await self._apply(self.routing.end(i.id, user_id, now))
+            self._close_hold(i, now)
             i.attributes["outcome"] = "transferred"
             await self.writer.updated(i)
             # The customer continues as a new leg linked to this contact.
@@ -378,7 +390,7 @@ class ContactCenter:
                 direction=i.direction,
                 customer_id=i.customer_id,
                 attributes={
-                    **{k: v for k, v in i.attributes.items() if k not in ("outcome", "notes")},
+                    **{k: v for k, v in i.attributes.items() if k not in LEG_ONLY_ATTRIBUTES},
                     "related_contact_id": i.contact_id,
                     "transferred_from": user_id,
                 },
@@ -456,13 +468,16 @@ class ContactCenter:
             raise Conflict(f"interaction is {i.state.value}, not connected")
         return i
 
-    async def _end_conversation(self, i: Interaction, now: float) -> None:
+    @staticmethod
+    def _close_hold(i: Interaction, now: float) -> None:
+        """A hold still running when the leg ends counts up to now."""
         if "hold_started" in i.attributes:
-            i.attributes["hold_s"] = (
-                float(i.attributes.get("hold_s", 0.0))
-                + now
-                - float(i.attributes.pop("hold_started"))
-            )
+            started = float(i.attributes.pop("hold_started"))
+            i.attributes["hold_s"] = float(i.attributes.get("hold_s", 0.0)) + now - started
+            i.attributes["held"] = False
+
+    async def _end_conversation(self, i: Interaction, now: float) -> None:
+        self._close_hold(i, now)
         if i.state == InteractionState.CONNECTED:
             i.apply(InteractionEvent.END, now)
             if i.agent_id:
