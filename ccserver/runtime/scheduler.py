@@ -40,7 +40,7 @@ from ccserver.crm.rules.config import CrmRules
 from ccserver.crm.services import WorkflowServices, workflow_services
 from ccserver.crm.services.common import load_rules, now_utc
 from ccserver.crm.services.followups import FollowUpService
-from ccserver.crm.services.retention import DEFAULT_RULES, RetentionRule, apply_retention
+from ccserver.crm.services.retention import RetentionRule, apply_retention
 from ccserver.crm.services.segmentation_job import recompute_segments
 from ccserver.domain import Channel, Direction, Interaction
 from ccserver.errors import ValidationFailed
@@ -194,7 +194,8 @@ class WorkflowJobs:
     public_url: str = "http://127.0.0.1:8080"
     followup_queue: str = "general"
     complaint_followup_queue: str = "complaints"
-    retention_rules: tuple[RetentionRule, ...] = DEFAULT_RULES
+    # None: the [retention] rules of crm.toml (CrmRules.retention).
+    retention_rules: tuple[RetentionRule, ...] | None = None
     # Whether a queue is open right now (the routing calendars); None: always open.
     queue_open: Callable[[str], bool] | None = None
     last_segmentation: dt.date | None = field(default=None, repr=False)
@@ -307,7 +308,8 @@ class WorkflowJobs:
             add_audit(session, SYSTEM, action, "follow_up", followup_id, details)
 
     async def retention(self, now: dt.datetime | None = None) -> dict[str, int]:
-        return await apply_retention(self.sessions, self.retention_rules, now_utc(now))
+        rules = self.rules.retention if self.retention_rules is None else self.retention_rules
+        return await apply_retention(self.sessions, rules, now_utc(now))
 
     async def segmentation(self, now: dt.datetime | None = None) -> dict[str, int]:
         return await recompute_segments(self.sessions, self.rules.segmentation, now_utc(now))

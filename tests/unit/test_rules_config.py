@@ -113,7 +113,15 @@ def test_load_reports_unreadable_and_invalid_files(tmp_path: Path) -> None:
 
 def test_shipped_file_is_plain_toml_with_known_sections() -> None:
     data = tomllib.loads(SHIPPED.read_text())
-    assert set(data) == {"complaints", "followups", "surveys", "segmentation", "pii", "reports"}
+    assert set(data) == {
+        "complaints",
+        "followups",
+        "surveys",
+        "segmentation",
+        "pii",
+        "reports",
+        "retention",
+    }
     assert parse_taxonomy(data["complaints"]) == ComplaintTaxonomy()
 
 

@@ -20,10 +20,19 @@ from ccserver.crm.rules.complaint_lifecycle import (
 from ccserver.crm.rules.complaint_taxonomy import ComplaintTaxonomy, parse_taxonomy
 from ccserver.crm.rules.followup_lifecycle import RetryPolicy, parse_retry_policy
 from ccserver.crm.rules.pii import DEFAULT_POLICY, MaskRule, parse_pii_policy
+from ccserver.crm.rules.retention import DEFAULT_RULES, RetentionRule, parse_retention
 from ccserver.crm.rules.segmentation import SegmentationConfig, parse_segmentation
 from ccserver.crm.rules.surveys import CsiConfig, parse_csi
 
-_SECTIONS = ("complaints", "followups", "surveys", "segmentation", "pii", "reports")
+_SECTIONS = (
+    "complaints",
+    "followups",
+    "surveys",
+    "segmentation",
+    "pii",
+    "reports",
+    "retention",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,7 @@ class CrmRules:
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     pii: Mapping[str, Mapping[str, MaskRule]] = field(default_factory=lambda: DEFAULT_POLICY)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    retention: tuple[RetentionRule, ...] = DEFAULT_RULES
 
 
 def parse_crm_rules(data: Mapping[str, Any], source: str = "crm.toml") -> CrmRules:
@@ -71,6 +81,7 @@ def parse_crm_rules(data: Mapping[str, Any], source: str = "crm.toml") -> CrmRul
         detractor_channel=channel,
         segmentation=parse_segmentation(cv.table(data, "segmentation", source, ""), source),
         pii=parse_pii_policy(cv.table(data, "pii", source, ""), source),
+        retention=parse_retention(cv.table(data, "retention", source, ""), source),
         reports=ReportSettings(
             service_level_seconds=cv.number(
                 reports, "service_level_seconds", source, "reports", 20.0, minimum=1

@@ -2,16 +2,15 @@
 
 Each rule names a table, an age in days and what happens to older rows: ``delete`` the row,
 or ``clear`` the listed free-text columns (the row and its counts stay for reports). The
-defaults keep contacts' statistics forever but drop message bodies after two years, the
-audit log after seven, and survey free text after two. Sites override them by passing
-their own rules (a ``[retention]`` section is not part of crm.toml yet).
+rules come from ``[retention.<table>]`` in crm.toml (:mod:`ccserver.crm.rules.retention`,
+``CrmRules.retention``); the defaults keep contacts' statistics forever but drop message
+bodies after two years, the audit log after seven, and survey free text after two.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -19,10 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.crm.audit import SYSTEM, add_audit
 from ccserver.crm.models import AuditEntry, Message, SurveyResponse
+from ccserver.crm.rules.retention import DEFAULT_RULES, RETENTION_TABLES, RetentionRule
 from ccserver.crm.services.common import now_utc
-from ccserver.errors import ConfigError
 
-# table -> (model, time column, columns that may be cleared)
+__all__ = ["DEFAULT_RULES", "RetentionRule", "apply_retention"]
+
+# table -> (model, time column, values that clear its free text); the tables and the
+# actions each allows are the rules' RETENTION_TABLES (checked below).
 _TABLES: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "messages": (
         Message,
@@ -32,30 +34,7 @@ _TABLES: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "audit_log": (AuditEntry, "at", {}),
     "survey_responses": (SurveyResponse, "created_at", {"text": None}),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RetentionRule:
-    table: str
-    days: float
-    action: str  # "delete" | "clear"
-
-    def __post_init__(self) -> None:
-        if self.table not in _TABLES:
-            raise ConfigError(f"retention: unknown table {self.table!r}")
-        if self.action not in ("delete", "clear") or (
-            self.action == "clear" and not _TABLES[self.table][2]
-        ):
-            raise ConfigError(f"retention: {self.table} cannot {self.action!r}")
-        if self.days <= 0:
-            raise ConfigError("retention: days must be positive")
-
-
-DEFAULT_RULES: tuple[RetentionRule, ...] = (
-    RetentionRule("messages", 730, "clear"),
-    RetentionRule("survey_responses", 730, "clear"),
-    RetentionRule("audit_log", 7 * 365, "delete"),
-)
+assert set(_TABLES) == set(RETENTION_TABLES), "retention tables out of step with the rules"
 
 
 async def apply_retention(
