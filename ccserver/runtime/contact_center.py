@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -726,6 +727,21 @@ class ContactCenter:
             "not_ready_reasons": self.not_ready_reasons,
         }
 
+    WALLBOARD_INTERACTIONS = 500
+
+    def _wallboard_interactions(self) -> list[Interaction]:
+        """The interactions a supervisor can act on, bounded so a floor with thousands
+        waiting still fits one frame: every one with an agent first, then the longest
+        waiting."""
+        with_agent = [i for i in self.interactions.values() if i.agent_id or i.id in self.offers]
+        room = max(0, self.WALLBOARD_INTERACTIONS - len(with_agent))
+        waiting = heapq.nsmallest(
+            room,
+            (i for i in self.interactions.values() if i.state == InteractionState.QUEUED),
+            key=lambda i: i.timestamps.get("first_queued", 0.0),
+        )
+        return (with_agent + waiting)[: self.WALLBOARD_INTERACTIONS]
+
     @property
     def not_ready_reasons(self) -> list[str]:
         """The configured reason codes (routing.toml), for consoles and wallboards."""
@@ -751,12 +767,13 @@ class ContactCenter:
             )
         snap = self.routing.snapshot()
         agents = [self.agent_state_json(uid, snap) for uid in self.agents]
-        live = [self._interaction_json(i) for i in self.interactions.values()]
+        live = [self._interaction_json(i) for i in self._wallboard_interactions()]
         return {
             "at": now,
             "queues": queues,
             "agents": agents,
             "interactions": live,
+            "interactions_total": len(self.interactions),
             "not_ready_reasons": self.not_ready_reasons,
         }
 
