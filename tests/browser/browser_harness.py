@@ -55,6 +55,25 @@ calendar = "always"
 """
 
 
+UNNAMED_CONTROLS_JS = """() => [...document.querySelectorAll('button, input, select, textarea')]
+  .filter((el) => !el.closest('[hidden]'))
+  .filter((el) => {
+    const byId = el.id && document.querySelector(`label[for="${el.id}"]`);
+    const name = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+      || (byId && byId.textContent.trim())
+      || (el.closest('label') && el.closest('label').textContent.trim())
+      || (el.tagName === 'BUTTON' && el.textContent.trim());
+    return !name;
+  })
+  .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def unnamed_controls(page: Any) -> list[str]:
+    """Visible controls a screen reader would announce without a name."""
+    unnamed: list[str] = page.evaluate(UNNAMED_CONTROLS_JS)
+    return unnamed
+
+
 class RecordingAdapter:
     """Stands in for the voice channel: remembers every request, always succeeds."""
 

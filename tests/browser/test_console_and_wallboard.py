@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 import pytest
-from browser_harness import ARTIFACTS, PASSWORD, LiveServer
+from browser_harness import ARTIFACTS, PASSWORD, LiveServer, unnamed_controls
 from sqlalchemy import select
 
 from ccserver.app import SERVICES
@@ -84,23 +84,9 @@ def _login(page: Page, base: str, path: str, username: str) -> None:
     expect(page).to_have_url(base + path)
 
 
-UNNAMED_CONTROLS_JS = """() => [...document.querySelectorAll('button, input, select, textarea')]
-  .filter((el) => !el.closest('[hidden]'))
-  .filter((el) => {
-    const byId = el.id && document.querySelector(`label[for="${el.id}"]`);
-    const name = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
-      || (byId && byId.textContent.trim())
-      || (el.closest('label') && el.closest('label').textContent.trim())
-      || (el.tagName === 'BUTTON' && el.textContent.trim());
-    return !name;
-  })
-  .map((el) => el.outerHTML.slice(0, 80))"""
-
-
 def _unnamed_controls(page: Page) -> list[str]:
     """Controls a screen reader would announce without a name."""
-    unnamed: list[str] = page.evaluate(UNNAMED_CONTROLS_JS)
-    return unnamed
+    return unnamed_controls(page)
 
 
 async def _call(server: LiveServer, customer_id: str | None, caller: str = "+81312345678") -> str:

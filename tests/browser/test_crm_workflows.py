@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 import pytest
-from browser_harness import ARTIFACTS, PASSWORD, LiveServer
+from browser_harness import ARTIFACTS, PASSWORD, LiveServer, unnamed_controls
 from sqlalchemy import select
 
 from ccserver.app import SERVICES
@@ -171,6 +171,11 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         assert (row.category, row.subcategory, row.severity) == ("product", "delivery", "high")
         assert (row.order_ref, row.status) == ("SO-7781", "received")
         assert row.description == "Parcel arrived crushed <b>twice</b>"
+        agent.keyboard.press("Alt+C")
+        expect(form).to_be_visible()
+        assert unnamed_controls(agent) == []  # the complaint form, for screen readers
+        form.get_by_role("button", name="Cancel").click()
+        expect(form).to_be_hidden()
         agent.screenshot(path=str(ARTIFACTS / "crm_console_complaint.png"))
 
         # Contact history of the customer, filtered by channel.
@@ -256,6 +261,7 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         pdca.get_by_label("Customer accepted the resolution (check)").select_option("yes")
         pdca.get_by_label("Customer rating (1-5)").select_option("4")
         sup.screenshot(path=str(ARTIFACTS / "crm_supervisor_pdca.png"), full_page=True)
+        assert unnamed_controls(sup) == []
         pdca.get_by_role("button", name="Close complaint").click()
         expect(sup.locator("#status")).to_contain_text(f"{case_number}: close done, now closed")
         expect(pdca).to_be_hidden()
@@ -278,6 +284,21 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         expect(sup.locator("#followups")).to_contain_text("complaint resolution check")
         expect(sup.locator("#followups")).to_contain_text("check delivery")
 
+        # The customer's survey answer about the complaint arrives.
+        csrf = next(c["value"] for c in sup_ctx.cookies() if c["name"] == "ccs_csrf")
+        answer = sup.request.post(
+            base + "/api/v1/surveys/responses",
+            data={
+                "customer_id": seeded["customer_id"],
+                "complaint_id": closed.id,
+                "csat": 4,
+                "nps": 9,
+                "text": "Quick <b>fix</b>",
+            },
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert answer.status == 201, answer.text()
+
         # --- reports: the KPIs the API computes, and the CSV export -----------------------
         sup.get_by_label("By", exact=True).select_option("")  # per day only
         sup.get_by_role("button", name="Show report").click()
@@ -290,6 +311,11 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         rows = {r["day"]: r for r in api.json()["rows"]}
         assert rows[today]["complaints"] == 1
         expect(today_row.locator('[data-kpi="complaints"]')).to_have_text("1")
+        assert rows[today]["csat_mean"] == 4 and rows[today]["responses"] == 1
+        expect(today_row.locator('[data-kpi="csat_mean"]')).to_have_text("4")
+        # One answer, a promoter (9): NPS = 100 % promoters - 0 % detractors.
+        assert rows[today]["nps"] == 100
+        expect(today_row.locator('[data-kpi="nps"]')).to_have_text("100")
         expect(today_row.locator('[data-kpi="contacts"]')).to_have_text(
             str(rows[today]["contacts"])
         )
