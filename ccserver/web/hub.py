@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ccserver.bus import BusMessage, EventBus, SubscriberLagged
@@ -342,9 +343,13 @@ class Hub:
     # --- sending --------------------------------------------------------------------------
     @staticmethod
     def _encode(kind: str, seq: str | None, data: Any) -> str:
-        return json.dumps(
-            {"type": kind, "seq": seq, "data": data}, separators=(",", ":"), default=str
-        )
+        # orjson: the frame encode is the per-message cost of fan-out (several times faster
+        # than json.dumps); anything it cannot encode natively is sent as its str().
+        return orjson.dumps(
+            {"type": kind, "seq": seq, "data": data},
+            default=str,
+            option=orjson.OPT_NON_STR_KEYS,
+        ).decode()
 
     def _enqueue(self, conn: _Conn, kind: str, seq: str | None, data: Any) -> None:
         self._put(conn, self._encode(kind, seq, data))
