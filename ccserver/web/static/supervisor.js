@@ -46,6 +46,8 @@ const live = new Live(
   },
 );
 window.ccsLive = live;
+// The CRM lists (supervisor_crm.js) name agents from the wallboard where it knows them.
+window.ccsAgentNames = st.names;
 
 // --- history for the charts (kept in the browser, one point per 5 s per queue) ---------------
 function sample(board) {

@@ -6,6 +6,7 @@ import { api, attempt, duration, fill, h, notify, percent, when, $ } from "/stat
 
 const OPEN = new Set(["received", "acknowledged", "investigating", "resolved", "customer_feedback"]);
 const OPEN_FOLLOWUPS = new Set(["planned", "due", "in_progress"]);
+const REFRESH_MS = 30000;
 let options = { validity: [] };
 let me = null;
 
@@ -25,7 +26,8 @@ async function loadComplaints() {
 function short(id) {
   if (!id) return "–";
   if (me && id === me.user_id) return "me";
-  return id.slice(-6);
+  const names = window.ccsAgentNames;
+  return (names && names.get(id)) || id.slice(-6);
 }
 
 function actionButtons(c) {
@@ -212,7 +214,7 @@ async function loadReport() {
           h(
             "tr",
             { "data-key": dims.map((d) => r[d]).join("|") },
-            dims.map((d, i) => h(i === 0 ? "th" : "td", i === 0 ? { scope: "row" } : {}, r[d] === null || r[d] === undefined ? "–" : String(r[d]))),
+            dims.map((d, i) => h(i === 0 ? "th" : "td", i === 0 ? { scope: "row" } : {}, r[d] === null || r[d] === undefined ? "–" : d === "agent_id" ? short(r[d]) : String(r[d]))),
             COLUMNS.map(([key, , kind]) => h("td", { class: "num", "data-kpi": key }, fmt(r[key], kind))),
           ),
         )
@@ -280,6 +282,13 @@ async function init() {
   if (who) me = { user_id: who.user_id || who.id, name: who.display_name };
   updateExportLinks();
   await Promise.all([loadComplaints(), loadFollowUps(), loadReport()]);
+  // Complaints agents file and follow-ups falling due show up without a click; escalations
+  // come at once as alerts. A list the supervisor is working in is left alone.
+  setInterval(() => {
+    const busy = (id) => $(id).contains(document.activeElement) && document.activeElement !== document.body;
+    if (!busy("complaints-pane")) loadComplaints();
+    if (!busy("followups-pane")) loadFollowUps();
+  }, REFRESH_MS);
 }
 
 init();
