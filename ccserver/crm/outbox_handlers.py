@@ -47,7 +47,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
 
-from ccserver.crm.outbox_journal import c_make_encoder
+# The stdlib json C encoder (absent on some interpreters: then the column's own processor).
+# JSON columns keep SQLAlchemy's exact text (", " separators, ASCII escapes), which orjson
+# cannot produce, so they are not switched to orjson.
+c_make_encoder: Any = getattr(_json_c, "c_make_encoder", None)
+
 
 Payload = dict[str, Any]
 Handler = Callable[[AsyncConnection, list[Payload]], Awaitable[None]]
