@@ -360,7 +360,9 @@ def build_spec(version: str) -> dict[str, Any]:
             "version": version,
             "description": "Errors are always {error: {code, message, details}}. Browsers "
             "send the ccs_csrf cookie value in X-CSRF-Token on POST/PATCH/DELETE; "
-            "integrations use Authorization: Bearer <token>, limited by its scopes.",
+            "integrations use Authorization: Bearer <token>, limited by its scopes. "
+            "Card and ID numbers in customer, contact and complaint answers are masked by the "
+            "caller's role (crm.toml [pii]; a token acts with its user's role).",
         },
         "servers": [{"url": "/"}],
         "security": [{"session": []}, {"token": []}],
