@@ -21,7 +21,7 @@ from agents.states import (
     WorkPhase,
     next_presence,
     next_work_phase,
-    summarise,
+    summary_of,
 )
 
 
@@ -61,6 +61,7 @@ class Agent:
 
     __slots__ = (
         "_open",
+        "_phase_counts",
         "_was_ready",
         "id",
         "load",
@@ -95,6 +96,10 @@ class Agent:
         # open_keys() answer, valid while presence/work are unchanged (every change goes
         # through _resummarise, which drops it) and for this very profile and policy
         self._open: tuple[AgentProfile, AgentPolicy, list[str]] | None = None
+        # How many held items are in each live phase: the summary state is then a few
+        # lookups instead of a pass over ``work`` on every work change. Same answer as
+        # summarise(presence, phases of work) (tests check it).
+        self._phase_counts: dict[WorkPhase, int] = dict.fromkeys(LIVE_PHASES, 0)
 
     # --- read side ---------------------------------------------------------------------
     @property
@@ -188,6 +193,7 @@ class Agent:
             raise CapacityExceeded(f"agent {self.id} already holds {task_id}")
         self.work[task_id] = WorkItem(task_id, key, WorkPhase.RESERVED, now, expires_at)
         self.load[key] = self.load.get(key, 0) + 1
+        self._phase_counts[WorkPhase.RESERVED] += 1
         self._resummarise(now)
 
     def accept(self, task_id: str, now: float) -> None:
@@ -213,6 +219,19 @@ class Agent:
     def finish_wrap_up(self, task_id: str, now: float, *, timed_out: bool = False) -> None:
         event = WorkEvent.WRAP_UP_TIMEOUT if timed_out else WorkEvent.WRAP_UP_DONE
         self._work(task_id, event, now, deadline=None)
+
+    def complete(self, task_id: str, now: float) -> None:
+        """Work done now: ``end`` then ``finish_wrap_up`` at the same instant if the item
+        is still connected, else ``finish_wrap_up``. One summary update instead of two
+        (the zero-length wrap-up stint would not be recorded anyway)."""
+        item = self.work.get(task_id)
+        if item is not None and item.phase is WorkPhase.BUSY:
+            # validates BUSY -(end)-> WRAP_UP; the _work call below checks the rest
+            item.phase = next_work_phase(item.phase, WorkEvent.END)
+            counts = self._phase_counts
+            counts[WorkPhase.BUSY] -= 1
+            counts[WorkPhase.WRAP_UP] += 1
+        self._work(task_id, WorkEvent.WRAP_UP_DONE, now, deadline=None)
 
     def phase_of(self, task_id: str) -> WorkPhase | None:
         item = self.work.get(task_id)
@@ -247,17 +266,22 @@ class Agent:
                 f"agent {self.id} holds no work for task {task_id}",
                 details={"agent_id": self.id, "task_id": task_id, "event": event.value},
             )
-        item.phase = next_work_phase(item.phase, event)
+        old = item.phase
+        item.phase = new = next_work_phase(old, event)
         item.since = now
         item.deadline = deadline
-        if item.phase not in LIVE_PHASES:
+        counts = self._phase_counts
+        counts[old] -= 1  # old is live: only live items are in ``work``
+        if new in LIVE_PHASES:
+            counts[new] += 1
+        else:
             del self.work[task_id]
             self.load[item.capacity_key] -= 1
         self._resummarise(now)
 
     def _resummarise(self, now: float) -> None:
         self._open = None  # presence or load may have moved
-        new = summarise(self.presence, (w.phase for w in self.work.values()))
+        new = summary_of(self.presence, self._phase_counts)
         if new is not self.state:
             self._account(now)
             self.state = new

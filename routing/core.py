@@ -272,6 +272,10 @@ class EngineCore(ReportingMixin):
         self, entry: TaskEntry, agent: Agent, now: float, *, timed_out: bool
     ) -> list[Decision]:
         agent.finish_wrap_up(entry.task.id, now, timed_out=timed_out)
+        return self._finished(entry, agent, now)
+
+    def _finished(self, entry: TaskEntry, agent: Agent, now: float) -> list[Decision]:
+        """The agent has just finished ``entry``'s work: stats, forget, feed the agent."""
         if entry.answered_at is not None:
             self._stats[entry.queue].handled(now, now - entry.answered_at)
         self._forget(entry)

@@ -105,10 +105,11 @@ class RoutingEngine(TimerHandlers):
     def complete(self, task_id: str, agent_id: str, now: float) -> list[Decision]:
         """Wrap-up done (ends the conversation first if still connected)."""
         entry, agent = self._held(task_id, agent_id, ("connected", "wrap_up"))
-        if entry.state == "connected":
-            agent.end(task_id, now)  # straight through wrap-up: no wrap-up timer needed
-            entry.state = "wrap_up"
-        return self._finish(entry, agent, now, timed_out=False)
+        # straight through wrap-up if still connected (no wrap-up timer needed): one
+        # agent call ends and finishes the work together
+        agent.complete(task_id, now)
+        entry.state = "wrap_up"
+        return self._finished(entry, agent, now)
 
     # === agents =========================================================================
     def agent_login(

@@ -190,3 +190,75 @@ def test_open_keys_agrees_with_can_take(exclusive: bool) -> None:
                 load = {"voice": voice, "chat": chat, "email": email}
                 expected = [k for k in ("voice", "chat", "email") if rule.can_take(load, k)]
                 assert rule.open_keys(load) == expected, load
+
+
+def test_complete_from_connected_matches_end_then_finish() -> None:
+    one, two = ready_agent(), ready_agent()
+    for a in (one, two):
+        a.reserve("t1", "chat", 1.0, expires_at=21.0)
+        a.reserve("t2", "chat", 1.0, expires_at=21.0)
+        a.accept("t1", 2.0)
+    one.end("t1", 50.0)
+    one.finish_wrap_up("t1", 50.0)
+    two.complete("t1", 50.0)
+    for a in (one, two):
+        assert state_of(a) is AgentState.RESERVED  # t2 is still offered
+        assert a.work.keys() == {"t2"} and a.load == {"chat": 1}
+    assert one.totals(60.0) == two.totals(60.0)
+    assert one.open_keys() == two.open_keys() == ["chat", "email"]
+
+
+def test_complete_from_wrap_up_and_refusals() -> None:
+    a = ready_agent()
+    a.reserve("t1", "voice", 0.0, 20.0)
+    with pytest.raises(IllegalAgentTransition):
+        a.complete("t1", 1.0)  # only offered: nothing to complete
+    assert state_of(a) is AgentState.RESERVED and a.load == {"voice": 1}
+    a.accept("t1", 1.0)
+    a.end("t1", 10.0)
+    a.complete("t1", 15.0)
+    assert state_of(a) is AgentState.READY and a.work == {} and a.can_take("voice")
+    assert a.totals(15.0)[0] == {"ready": 0.0, "reserved": 1.0, "busy": 9.0, "wrap_up": 5.0}
+    with pytest.raises(UnknownWork):
+        a.complete("t1", 16.0)
+
+
+def test_summary_state_tracks_work_through_random_moves() -> None:
+    """The agent's kept per-phase counts give the same state as summarising its work."""
+    import random
+
+    from agents import summarise
+
+    rng = random.Random(11)
+    blended = AgentPolicy(
+        capacity=CapacityRule({"voice": 1, "chat": 3, "email": 2}, voice_exclusive=False),
+        not_ready_reasons=frozenset({"break"}),
+    )
+    a = ready_agent(blended)
+    n = 0
+    for step in range(2_000):
+        now = float(step)
+        work = list(a.work.values())
+        move = rng.randrange(6)
+        try:
+            if move == 0 and a.open_keys():
+                n += 1
+                a.reserve(f"t{n}", rng.choice(a.open_keys()), now, now + 20)
+            elif move == 1 and work:
+                item = rng.choice(work)
+                getattr(a, rng.choice(("accept", "reject", "revoke", "end", "complete")))(
+                    item.task_id, now
+                )
+            elif move == 2 and work:
+                a.finish_wrap_up(rng.choice(work).task_id, now)
+            elif move == 3:
+                a.go_not_ready("break", now)
+            elif move == 4:
+                a.go_ready(now)
+            elif move == 5 and rng.random() < 0.1:
+                a.disconnect(now)
+                a.reconnect(now)
+        except IllegalAgentTransition:
+            pass
+        phases = [w.phase for w in a.work.values()]
+        assert state_of(a) is summarise(a.presence, phases), (step, phases)
