@@ -284,6 +284,28 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         expect(sup.locator("#followups")).to_contain_text("complaint resolution check")
         expect(sup.locator("#followups")).to_contain_text("check delivery")
 
+        # The resolution check is made: started, answered from its outline, completed.
+        check = sup.locator("#followups tbody tr", has_text="complaint resolution check")
+        check.get_by_role("button", name="Start follow-up complaint_resolution_check").click()
+        answers = sup.get_by_role("form", name="Follow-up answers")
+        expect(answers).to_be_visible()
+        expect(check).to_contain_text("in progress")
+        answers.get_by_role("button", name="Complete follow-up").click()
+        expect(sup.locator("#status")).to_contain_text("unanswered required questions")
+        answers.get_by_label("Is the problem solved for you?").select_option("yes")
+        answers.get_by_label("How satisfied are you with the resolution").select_option("4")
+        answers.get_by_label("Anything else we should know? (optional)").fill("Fast <b>!</b>")
+        assert unnamed_controls(sup) == []
+        answers.get_by_role("button", name="Complete follow-up").click()
+        expect(sup.locator("#status")).to_contain_text("complaint resolution check: done")
+        expect(answers).to_be_hidden()
+        expect(fus).to_have_count(1)  # only the wrap-up's follow-up is still open
+        made = {f.purpose: f for f in server.call(_followups(server, seeded["customer_id"]))}[
+            "complaint_resolution_check"
+        ]
+        assert (made.status, made.outcome, made.complaint_id) == ("done", "answered", closed.id)
+        assert made.answers == {"solved": True, "satisfaction": 4, "comments": "Fast <b>!</b>"}
+
         # The customer's survey answer about the complaint arrives.
         csrf = next(c["value"] for c in sup_ctx.cookies() if c["name"] == "ccs_csrf")
         answer = sup.request.post(

@@ -141,6 +141,12 @@ async function loadFollowUps() {
               "td",
               { class: "actions" },
               ["planned", "due"].includes(f.status)
+                ? h("button", { type: "button", "aria-label": `Start follow-up ${f.purpose}`, onclick: () => startFollowUp(f) }, "Start")
+                : null,
+              f.status === "in_progress"
+                ? h("button", { type: "button", class: "primary", "aria-label": `Answers of follow-up ${f.purpose}`, onclick: () => openAnswers(f) }, "Answers…")
+                : null,
+              ["planned", "due", "in_progress"].includes(f.status)
                 ? h("button", { type: "button", "aria-label": `Cancel follow-up ${f.purpose}`, onclick: () => cancelFollowUp(f) }, "Cancel")
                 : null,
             ),
@@ -148,6 +154,79 @@ async function loadFollowUps() {
         )
       : h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No follow-ups.")),
   );
+}
+
+async function followUpStep(f, action, body, message) {
+  const out = await attempt(() => api("POST", `/api/v1/follow-ups/${f.id}/${action}`, body));
+  if (!out) return null;
+  await loadFollowUps();
+  notify(`${message}: ${out.status.replaceAll("_", " ")}.`, "ok");
+  return out;
+}
+
+async function startFollowUp(f) {
+  const out = await followUpStep(f, "start", {}, `Follow-up ${f.purpose.replaceAll("_", " ")}`);
+  if (out) openAnswers(out);
+}
+
+// The outline's questions as form controls: yes/no and scales as selects, text as inputs.
+function questionControl(q, n) {
+  const id = `fu-q-${n}`;
+  let control;
+  if (q.kind === "yes_no") {
+    control = h("select", { id }, h("option", { value: "" }, "—"), h("option", { value: "yes" }, "Yes"), h("option", { value: "no" }, "No"));
+  } else if (q.kind === "scale") {
+    const values = [];
+    for (let v = q.low; v <= q.high; v++) values.push(v);
+    control = h("select", { id }, h("option", { value: "" }, "—"), values.map((v) => h("option", { value: v }, String(v))));
+  } else if (q.kind === "choice") {
+    control = h("select", { id }, h("option", { value: "" }, "—"), (q.options || []).map((o) => h("option", { value: o }, o)));
+  } else {
+    control = h("input", { id, maxlength: 2000 });
+  }
+  control.dataset.key = q.key;
+  control.dataset.kind = q.kind;
+  if (q.required) control.setAttribute("aria-required", "true");
+  return h("p", {}, h("label", { for: id }, q.text + (q.required ? "" : " (optional)")), control);
+}
+
+function openAnswers(f) {
+  const form = $("fu-answer-form");
+  form.dataset.id = f.id;
+  form.dataset.purpose = f.purpose;
+  $("fu-answer-title").textContent = `Answers: ${f.purpose.replaceAll("_", " ")}`;
+  fill($("fu-questions"), (f.outline || []).map(questionControl));
+  $("fu-outcome").value = "answered";
+  form.hidden = false;
+  const first = form.querySelector("select, input");
+  if (first) first.focus();
+}
+
+function collectAnswers() {
+  const answers = {};
+  for (const el of $("fu-questions").querySelectorAll("[data-key]")) {
+    const raw = el.value.trim();
+    if (!raw) continue;
+    const kind = el.dataset.kind;
+    answers[el.dataset.key] = kind === "yes_no" ? raw === "yes" : kind === "scale" ? Number(raw) : raw;
+  }
+  return answers;
+}
+
+async function completeFollowUp(ev) {
+  ev.preventDefault();
+  const form = $("fu-answer-form");
+  const f = { id: form.dataset.id, purpose: form.dataset.purpose };
+  const body = { answers: collectAnswers(), outcome: $("fu-outcome").value.trim() };
+  const out = await followUpStep(f, "complete", body, `Follow-up ${f.purpose.replaceAll("_", " ")}`);
+  if (out) form.hidden = true;
+}
+
+async function noAnswer() {
+  const form = $("fu-answer-form");
+  const f = { id: form.dataset.id, purpose: form.dataset.purpose };
+  const out = await followUpStep(f, "no-answer", { note: "no answer" }, `Follow-up ${f.purpose.replaceAll("_", " ")}`);
+  if (out) form.hidden = true;
 }
 
 async function cancelFollowUp(f) {
@@ -270,6 +349,9 @@ async function init() {
   });
   $("fu-show").addEventListener("change", loadFollowUps);
   $("pdca-form").addEventListener("submit", submitPdca);
+  $("fu-answer-form").addEventListener("submit", completeFollowUp);
+  $("fu-no-answer").addEventListener("click", noAnswer);
+  $("fu-answer-cancel").addEventListener("click", () => ($("fu-answer-form").hidden = true));
   $("pdca-cancel").addEventListener("click", () => ($("pdca-form").hidden = true));
   $("report-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -287,7 +369,7 @@ async function init() {
   setInterval(() => {
     const busy = (id) => $(id).contains(document.activeElement) && document.activeElement !== document.body;
     if (!busy("complaints-pane")) loadComplaints();
-    if (!busy("followups-pane")) loadFollowUps();
+    if (!busy("followups-pane") && $("fu-answer-form").hidden) loadFollowUps();
   }, REFRESH_MS);
 }
 
