@@ -203,6 +203,9 @@ def _part_contexts() -> list[CleanupCtx]:
     from ccserver.runtime.scheduler import scheduler_ctx
 
     contexts.append(scheduler_ctx)
+    from ccserver.reports.scheduled import scheduled_reports_ctx
+
+    contexts.append(scheduled_reports_ctx)
     return contexts
 
 

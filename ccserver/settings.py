@@ -93,6 +93,23 @@ class WrapUpSettings(_Section):
     disposition_required: bool = True
 
 
+class ReportSchedule(_Section):
+    """A KPI report mailed on a schedule (e.g. every morning, yesterday by queue)."""
+
+    name: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_-]+$")
+    by: tuple[str, ...] = ("day", "queue")
+    period_days: int = Field(1, ge=1, le=366)  # the report covers the last N whole days
+    at: str = Field("07:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # local time
+    timezone: str = "UTC"
+    format: Literal["csv", "xlsx"] = "xlsx"
+    recipients: tuple[str, ...] = Field(min_length=1)
+
+
+class ReportsSettings(_Section):
+    sender: str = "reports@ccserver.local"
+    schedules: tuple[ReportSchedule, ...] = ()
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -103,6 +120,7 @@ class Settings(_Section):
     crm: CrmSettings = CrmSettings()
     paths: PathSettings = PathSettings()
     wrap_up: WrapUpSettings = WrapUpSettings()
+    reports: ReportsSettings = ReportsSettings()
 
     @property
     def database_url(self) -> str:
