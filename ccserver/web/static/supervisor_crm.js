@@ -59,7 +59,7 @@ function renderComplaints(items) {
       ? items.map((c) =>
           h(
             "tr",
-            { "data-complaint": c.id, "data-case": c.case_number, class: [c.overdue ? "overdue" : "", c.escalated_at ? "escalated" : ""].join(" ").trim() },
+            { "data-complaint": c.id, "data-case": c.case_number, class: [c.overdue ? "overdue" : "", c.escalated_at && OPEN.has(c.status) ? "escalated" : ""].join(" ").trim() },
             h("th", { scope: "row" }, c.case_number),
             h("td", {}, `${c.category} / ${c.subcategory}`),
             h("td", {}, c.severity),
