@@ -26,6 +26,7 @@ import contextlib
 import itertools
 import logging
 import random
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -43,6 +44,7 @@ from ccserver.crm.outbox_journal import (
     DeadLetter,
     Journal,
     JournalRecord,
+    MainDbJournal,
     OutboxClosed,
     OutboxError,
     encode_record,
@@ -144,6 +146,9 @@ def _default_metadata() -> MetaData:
     return md
 
 
+_NO_LOCK = contextlib.nullcontext()
+
+
 class Outbox:
     def __init__(
         self,
@@ -155,11 +160,30 @@ class Outbox:
         flush_interval: float = 0.002,
         backoff: Backoff | None = None,
         on_commit: CommitObserver | None = None,
+        journal_in_main_db: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.engine = main_engine
         self.journal = Journal(journal_path)
+        # SQLite main database in a file: journal in its ``outbox`` table (see MainDbJournal);
+        # the file at ``journal_path`` then only takes groups put while that database is
+        # locked, and dead letters. PostgreSQL: always the file (an outage must not lose a put).
+        db_file = main_engine.url.database if main_engine.dialect.name == "sqlite" else None
+        self._main: MainDbJournal | None = (
+            MainDbJournal(db_file)
+            if journal_in_main_db
+            and db_file
+            and db_file != ":memory:"
+            and "mode=memory" not in db_file
+            else None
+        )
+        self._next_seq = 1  # journal numbers are global across both journals
+        self._append_lock = asyncio.Lock()  # numbering and queue order of appends
+        # Our own two writers of the SQLite file (journal appends, drain transactions) take
+        # turns here instead of meeting in SQLite's busy wait, which sleeps in steps of up to
+        # 100 ms and would count as an outage on an engine that fails fast.
+        self._sqlite_writer = asyncio.Lock()
         self.handlers: dict[str, Handler] = dict(
             handlers if handlers is not None else build_handlers(_default_metadata())
         )
@@ -196,6 +220,17 @@ class Outbox:
         """Open the journal, queue what a previous run left in it, start the background tasks."""
         await self.journal.open()
         leftover = await self.journal.load_pending()
+        self._next_seq = await self.journal.max_seq() + 1
+        if self._main is not None:
+            try:
+                await self._main.open()
+            except (OutboxError, sqlite3.Error) as exc:
+                log.warning("outbox: journal kept in %s only: %s", self.journal.path, exc)
+                await self._main.close()
+                self._main = None
+        if self._main is not None:
+            leftover = sorted(leftover + await self._main.load_pending(), key=lambda r: r.seq)
+            self._next_seq = max(self._next_seq, await self._main.max_seq() + 1)
         self._queue.extend(leftover)
         self._tickets += len(leftover)
         if leftover:
@@ -214,6 +249,8 @@ class Outbox:
         next start (nothing is lost either way)."""
         if not self._tasks:
             await self.journal.close()
+            if self._main is not None:
+                await self._main.close()
             return True
         self._accepting = False
         drained = True
@@ -246,6 +283,8 @@ class Outbox:
             with contextlib.suppress(Exception):
                 await self._last_delete
         await self.journal.close()
+        if self._main is not None:
+            await self._main.close()
         return drained
 
     # --- writing ---------------------------------------------------------------------------
@@ -308,18 +347,30 @@ class Outbox:
             self._g_kinds, self._g_texts, self._g_payloads = [], [], []
             self._g_put_at, self._g_waiters = [], []
             created = time.time()  # wall clock for the whole group: it waited a few ms at most
-            try:
-                seqs = await self.journal.append(list(zip(kinds, texts, repeat(created))))
-            except Exception as exc:  # disk full, I/O error: the puts fail, loudly
-                log.error("outbox: journal append failed: %s", exc)
-                for fut, _n in waiters:
-                    if not fut.done():
-                        fut.set_exception(OutboxError(f"journal append failed: {exc}"))
-                self._finish(len(texts))
-                continue
-            self._queue.extend(
-                map(JournalRecord, seqs, kinds, payloads, repeat(created), put_ats, texts)
-            )
+            entries = list(zip(kinds, texts, repeat(created)))
+            async with self._append_lock:
+                try:
+                    seqs, in_main = await self._append(entries)
+                except Exception as exc:  # disk full, I/O error: the puts fail, loudly
+                    log.error("outbox: journal append failed: %s", exc)
+                    for fut, _n in waiters:
+                        if not fut.done():
+                            fut.set_exception(OutboxError(f"journal append failed: {exc}"))
+                    self._finish(len(texts))
+                    continue
+                self._next_seq = seqs[-1] + 1
+                self._queue.extend(
+                    map(
+                        JournalRecord,
+                        seqs,
+                        kinds,
+                        payloads,
+                        repeat(created),
+                        put_ats,
+                        texts,
+                        repeat(in_main),
+                    )
+                )
             i = 0
             for fut, n in waiters:
                 if not fut.done():  # a put cancelled meanwhile: its record is kept anyway
@@ -328,6 +379,16 @@ class Outbox:
             self._queue_wakeup.set()
             if self._stopping and not self._g_waiters:
                 return
+
+    async def _append(self, entries: list[tuple[str, str, float]]) -> tuple[list[int], bool]:
+        """Journal one group; returns its numbers and whether it went to the main database."""
+        if self._main is not None and self._db_available:
+            try:
+                async with self._sqlite_writer:
+                    return await self._main.append(entries, self._next_seq), True
+            except sqlite3.OperationalError as exc:  # locked / busy: do not wait it out
+                log.debug("outbox: main database busy, group journaled in the file: %s", exc)
+        return await self.journal.append(entries, self._next_seq), False
 
     # --- draining --------------------------------------------------------------------------
     async def _drainer(self) -> None:
@@ -342,6 +403,12 @@ class Outbox:
                 # Let a few more puts land so the batch is worth a transaction.
                 await asyncio.sleep(self.flush_interval)
             batch = list(itertools.islice(self._queue, self.batch_size))
+            # One batch, one journal: records from the main database's table are moved in
+            # SQL and deleted in the same transaction, the file's after the commit.
+            store = batch[0].in_main
+            cut = next((i for i, r in enumerate(batch) if r.in_main is not store), None)
+            if cut is not None:
+                del batch[cut:]
             try:
                 await self._write_isolating(batch)
             except Exception as exc:  # connectivity: keep everything, back off, retry
@@ -368,11 +435,12 @@ class Outbox:
             await self._write_isolating(records[mid:])
             return
         committed_at = time.monotonic()
-        # Forget them in the journal without waiting: the journal's single thread keeps the
-        # deletes in order behind earlier work, and a crash before it runs only replays rows
-        # the idempotent handlers skip. close() waits for the last one.
-        self._last_delete = asyncio.ensure_future(self.journal.delete_through(records[-1].seq))
-        self._last_delete.add_done_callback(_report_delete_failure)
+        if not records[0].in_main:  # (the main database's journal rows went with the commit)
+            # Forget them in the journal without waiting: the journal's single thread keeps
+            # the deletes in order behind earlier work, and a crash before it runs only
+            # replays rows the idempotent handlers skip. close() waits for the last one.
+            self._last_delete = asyncio.ensure_future(self.journal.delete_through(records[-1].seq))
+            self._last_delete.add_done_callback(_report_delete_failure)
         for _ in records:
             self._queue.popleft()
         self._committed += len(records)
@@ -384,9 +452,24 @@ class Outbox:
         for r in records:
             if r.kind not in self.handlers:  # e.g. a journal left by a newer version
                 raise UnknownRecordKind(f"no outbox handler for record kind {r.kind!r}")
+        in_main = records[0].in_main
+        async with self._sqlite_writer if self._main is not None else _NO_LOCK:
+            await self._write_txn(records, in_main)
+
+    async def _write_txn(self, records: list[JournalRecord], in_main: bool) -> None:
         async with self.engine.begin() as conn:
             for kind, run in itertools.groupby(records, key=lambda r: r.kind):
-                await self.handlers[kind](conn, [r.payload for r in run])
+                handler = self.handlers[kind]
+                from_journal = getattr(handler, "from_journal", None) if in_main else None
+                if from_journal is not None:
+                    await from_journal(conn, list(run))
+                else:
+                    await handler(conn, [r.payload for r in run])
+            if in_main:
+                await conn.exec_driver_sql(
+                    "DELETE FROM outbox WHERE seq BETWEEN ? AND ?",
+                    (records[0].seq, records[-1].seq),
+                )
 
     async def _dead_letter(self, record: JournalRecord, exc: BaseException) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -394,6 +477,8 @@ class Outbox:
             "outbox: record %d (%s) set aside as dead letter: %s", record.seq, record.kind, error
         )
         await self.journal.move_to_dead_letter([(record, error)])
+        if record.in_main and self._main is not None:
+            await self._main.delete_seqs([record.seq])
         self._queue.popleft()
         self._dead += 1
         self._finish(1)
@@ -465,8 +550,11 @@ class Outbox:
         dead letters back in line, after everything pending; returns how many."""
         if not self._accepting:
             raise OutboxClosed("the outbox is not running")
-        records = await self.journal.requeue_dead_letters(seqs)
-        self._queue.extend(records)
+        async with self._append_lock:
+            records = await self.journal.requeue_dead_letters(seqs, self._next_seq)
+            if records:
+                self._next_seq = records[-1].seq + 1
+            self._queue.extend(records)
         self._tickets += len(records)
         self._queue_wakeup.set()
         return len(records)

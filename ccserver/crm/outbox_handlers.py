@@ -25,16 +25,20 @@ import json
 import json.encoder as _json_c
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     DateTime,
+    Float,
+    Integer,
     MetaData,
     Numeric,
+    String,
     Table,
     Time,
     Uuid,
@@ -42,6 +46,7 @@ from sqlalchemy import (
     bindparam,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -183,6 +188,8 @@ class _InsertPlan:
             self.steps.append((key, conv_step, proc, default))
         self.columns = [by_key[k].name for k in order]
         self.table = table
+        self.upsert = upsert
+        self.journal_sql: str | None = None  # see _journal_insert_sql
 
     def rows(self, payloads: list[Payload]) -> list[tuple[Any, ...]]:
         """Driver parameter tuples, built column by column: one tight comprehension per
@@ -301,20 +308,133 @@ class _TableWriter:
         for keys, run in _runs_by_keys(payloads):
             await self._write(conn, keys, run)
 
-    async def _write(
-        self, conn: AsyncConnection, keys: tuple[str, ...], run: list[Payload]
-    ) -> None:
-        dialect = conn.dialect
+    def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> _InsertPlan:
         plan = self._plans.get((dialect.name, keys))
         if plan is None:
             plan = self._plans[(dialect.name, keys)] = _InsertPlan(
                 self.table, dialect, keys, self.upsert
             )
+            plan.journal_sql = _journal_insert_sql(plan, dialect)
+        return plan
+
+    async def from_journal(self, conn: AsyncConnection, records: Sequence[JournaledRecord]) -> None:
+        """Write records that are rows of the main database's journal table (SQLite): each
+        run with one key set is one ``INSERT … SELECT`` over its seq range, no Python per
+        row; a run the SQL cannot convert exactly takes the Python path."""
+        for keys, run in _record_runs_by_keys(records):
+            sql = self._plan(conn.dialect, keys).journal_sql
+            if sql is not None:
+                try:
+                    await conn.exec_driver_sql(sql, (run[0].seq, run[-1].seq))
+                    continue
+                except sa_exc.OperationalError as exc:
+                    if _REFUSED not in str(exc.orig):
+                        raise
+            await self._write(conn, keys, [r.payload for r in run])
+
+    async def _write(
+        self, conn: AsyncConnection, keys: tuple[str, ...], run: list[Payload]
+    ) -> None:
+        dialect = conn.dialect
+        plan = self._plan(dialect, keys)
         rows = plan.rows(run)
         use_copy = not self.upsert and dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS
         if use_copy and await _copy_into(conn, plan, rows):
             return
         await conn.exec_driver_sql(plan.sql, rows)
+
+
+_JOURNAL_TABLE = "outbox"  # the models' OutboxEntry: the outbox's journal on SQLite
+_JSON_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII).fullmatch
+# A value the SQL cannot convert exactly as the Python path would makes the statement fail
+# with this error (SQLite evaluates it only on that branch: it depends on the row's seq);
+# the run then takes the Python path, which converts or refuses each value itself.
+_REFUSE = "json('!' || seq)"
+_REFUSED = "malformed JSON"
+_SECONDS = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+
+
+def _sql_utc_text(v: str) -> str:
+    """SQLite: ISO text in exactly ``isoformat()``'s UTC shape -> the stored form, as
+    ``from_text`` slices it; the round trip through julianday refuses impossible dates
+    (month 13, 30 February, hour 24) as ``fromisoformat`` does."""
+    valid = f"strftime('%Y-%m-%dT%H:%M:%S', julianday(substr({v}, 1, 19))) = substr({v}, 1, 19)"
+    return (
+        f"CASE WHEN {v} IS NULL THEN NULL"
+        f" WHEN {v} GLOB '{_SECONDS}+00:00' AND {v} >= '0001' AND {valid}"
+        f" THEN substr({v}, 1, 10) || ' ' || substr({v}, 12, 8) || '.000000'"
+        f" WHEN {v} GLOB '{_SECONDS}.[0-9][0-9][0-9][0-9][0-9][0-9]+00:00' AND {v} >= '0001'"
+        f" AND {valid} THEN substr({v}, 1, 10) || ' ' || substr({v}, 12, 15)"
+        f" ELSE {_REFUSE} END"
+    )
+
+
+def _journal_insert_sql(plan: _InsertPlan, dialect: Dialect) -> str | None:
+    """SQLite: the plan's INSERT as ``INSERT … SELECT`` from the journal rows of a seq range,
+    the database unpacking each payload; None when a column needs Python (a default the
+    payloads leave to Python, a type without an exact SQL conversion here)."""
+    if dialect.name != "sqlite" or plan.upsert:
+        return None
+    quote = dialect.identifier_preparer.quote
+    exprs: list[str] = []
+    for (key, _conv, proc, default), name in zip(plan.steps, plan.columns, strict=True):
+        if default is not None or not _JSON_KEY(key):
+            return None
+        col = plan.table.c[key]
+        t = col.type.impl_instance if isinstance(col.type, TypeDecorator) else col.type
+        v = f"json_extract(payload, '$.{key}')"
+        if getattr(proc, "__name__", "") == "from_text":
+            exprs.append(_sql_utc_text(v))
+        elif isinstance(col.type, JSON):
+            # JSON null -> SQL NULL (as the Python path binds None); anything else its JSON
+            # text (compact separators: the same value, read back equal).
+            exprs.append(f"CASE WHEN {v} IS NULL THEN NULL ELSE payload -> '$.{key}' END")
+        elif isinstance(t, Boolean):
+            exprs.append(
+                f"CASE json_type(payload, '$.{key}') WHEN 'true' THEN 1 WHEN 'false' THEN 0"
+                f" WHEN 'null' THEN NULL ELSE {_REFUSE} END"
+            )
+        elif (
+            proc is None
+            and isinstance(t, String | Integer | Float)
+            and not (isinstance(t, Numeric) and t.asdecimal)
+        ):
+            # Strings, integers and floats bind unchanged; a JSON object or list is refused
+            # (the Python path cannot bind one either).
+            exprs.append(
+                f"CASE WHEN json_type(payload, '$.{key}') IN ('object', 'array')"
+                f" THEN {_REFUSE} ELSE {v} END"
+            )
+        else:
+            return None
+        del name
+    pk = ", ".join(quote(c.name) for c in plan.table.primary_key.columns)
+    return (
+        f"INSERT INTO {quote(plan.table.name)} ({', '.join(quote(c) for c in plan.columns)})"
+        f" SELECT {', '.join(exprs)} FROM {_JOURNAL_TABLE} WHERE seq BETWEEN ? AND ?"
+        f" ORDER BY seq ON CONFLICT ({pk}) DO NOTHING"
+    )
+
+
+class JournaledRecord(Protocol):
+    seq: int
+    payload: Payload
+
+
+def _record_runs_by_keys(
+    records: Sequence[JournaledRecord],
+) -> Iterator[tuple[tuple[str, ...], list[JournaledRecord]]]:
+    run: list[JournaledRecord] = []
+    view: Any = None
+    for r in records:
+        if r.payload.keys() != view:
+            if run:
+                yield tuple(sorted(view)), run
+            run = []
+            view = r.payload.keys()
+        run.append(r)
+    if run:
+        yield tuple(sorted(view)), run
 
 
 async def _copy_into(conn: AsyncConnection, plan: _InsertPlan, rows: list[tuple[Any, ...]]) -> bool:

@@ -12,6 +12,7 @@ thread keeps the connection's use strictly serial without locks of our own.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import decimal
 import sqlite3
 import time
@@ -102,6 +103,7 @@ class JournalRecord:
     created_at: float  # wall-clock time of the put (survives restarts, for oldest_age_s)
     put_at: float
     encoded: str = ""  # the payload's journal text (empty when not at hand)
+    in_main: bool = False  # journaled in the main SQLite database's ``outbox`` table
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,14 +168,29 @@ class Journal:
         return self._conn
 
     # --- append (group commit) ---------------------------------------------------------------
-    async def append(self, entries: Sequence[tuple[str, str, float]]) -> list[int]:
+    async def append(self, entries: Sequence[tuple[str, str, float]], first: int = 0) -> list[int]:
         """Append ``(kind, encoded_payload, created_at)`` rows in one transaction; return
-        their sequence numbers, in order."""
-        result: list[int] = await self._run(self._append_sync, entries)
+        their sequence numbers, in order (consecutive, from ``first`` at least)."""
+        result: list[int] = await self._run(self._append_sync, entries, (), first)
         return result
 
+    async def max_seq(self) -> int:
+        """The highest sequence number this journal ever used (0 when none)."""
+        result: int = await self._run(self._max_seq_sync)
+        return result
+
+    def _max_seq_sync(self) -> int:
+        db = self._db()
+        (last,) = db.execute("SELECT MAX(seq) FROM journal").fetchone()
+        (dead,) = db.execute("SELECT MAX(seq) FROM dead_letter").fetchone()
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").fetchone()
+        return max(int(last or 0), int(dead or 0), int(row[0]) if row else 0)
+
     def _append_sync(
-        self, entries: Sequence[tuple[str, str, float]], revived: Sequence[int] = ()
+        self,
+        entries: Sequence[tuple[str, str, float]],
+        revived: Sequence[int] = (),
+        floor: int = 0,
     ) -> list[int]:
         """Insert ``entries`` in one transaction; ``revived`` dead letters leave the
         dead-letter table in that same transaction (a requeue is all or nothing)."""
@@ -187,7 +204,8 @@ class Journal:
             (last,) = cur.fetchone()
             cur = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'journal'")
             row = cur.fetchone()
-            first = max(int(last or 0), int(row[0]) if row else 0) + 1
+            # ``floor``: numbers the outbox's other journal (the main database's) used.
+            first = max(int(last or 0) + 1, (int(row[0]) if row else 0) + 1, floor)
             seqs = list(range(first, first + len(entries)))
             db.executemany(
                 "INSERT INTO journal (seq, kind, payload, created_at) VALUES (?, ?, ?, ?)",
@@ -277,13 +295,15 @@ class Journal:
             for s, k, p, c, f, e in rows
         ]
 
-    async def requeue_dead_letters(self, seqs: Sequence[int] | None = None) -> list[JournalRecord]:
+    async def requeue_dead_letters(
+        self, seqs: Sequence[int] | None = None, first: int = 0
+    ) -> list[JournalRecord]:
         """Move dead letters (all, or those numbered ``seqs``) back to the end of the journal,
-        in their original order, under new sequence numbers."""
-        result: list[JournalRecord] = await self._run(self._requeue_sync, seqs)
+        in their original order, under new sequence numbers (from ``first`` at least)."""
+        result: list[JournalRecord] = await self._run(self._requeue_sync, seqs, first)
         return result
 
-    def _requeue_sync(self, seqs: Sequence[int] | None) -> list[JournalRecord]:
+    def _requeue_sync(self, seqs: Sequence[int] | None, first: int = 0) -> list[JournalRecord]:
         db = self._db()
         rows = db.execute(
             "SELECT seq, kind, payload, created_at FROM dead_letter ORDER BY seq"
@@ -294,7 +314,7 @@ class Journal:
         if not rows:
             return []
         new_seqs = self._append_sync(
-            [(k, p, c) for _s, k, p, c in rows], revived=[r[0] for r in rows]
+            [(k, p, c) for _s, k, p, c in rows], revived=[r[0] for r in rows], floor=first
         )
         now = time.monotonic()
         return [
@@ -307,3 +327,104 @@ class Journal:
             lambda: int(self._db().execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
         )
         return result
+
+
+_UTC = dt.UTC
+
+
+class MainDbJournal(Journal):
+    """The journal as the main SQLite database's own ``outbox`` table (DESIGN.md's model
+    ``OutboxEntry``): same file, same WAL, so the drain moves rows from ``outbox`` into their
+    tables with one ``INSERT … SELECT`` and deletes them in the same transaction, with no
+    Python per row and nothing to replay. Appends still commit with ``synchronous=FULL`` on
+    this connection, so a put is durable when it returns, as with the separate file.
+
+    While another connection holds the main database's write lock, an append waits at most
+    ``busy_timeout_ms`` and then raises ``sqlite3.OperationalError``: the outbox then keeps
+    that group in the separate journal file instead (a put must not wait out an outage)."""
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 1000) -> None:
+        super().__init__(path)
+        self.busy_timeout_ms = busy_timeout_ms
+
+    def _open_sync(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # durable at commit, like the file journal
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
+            ).fetchone()
+            if found is None:
+                raise OutboxError("the main database has no outbox table (not migrated)")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _append_sync(
+        self,
+        entries: Sequence[tuple[str, str, float]],
+        revived: Sequence[int] = (),
+        floor: int = 0,
+    ) -> list[int]:
+        if revived:
+            raise OutboxError("dead letters are requeued into the journal file")
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (last,) = db.execute("SELECT MAX(seq) FROM outbox").fetchone()
+            first = max(int(last or 0) + 1, floor)
+            seqs = list(range(first, first + len(entries)))
+            # created_at as the models' UtcDateTime stores it (naive UTC text); one value per
+            # group, as in the file journal. ``id`` is unique in the model: the seq's text.
+            db.executemany(
+                "INSERT INTO outbox (seq, id, kind, payload, created_at, attempts)"
+                " VALUES (?, ?, ?, ?, ?, 0)",
+                [
+                    (s, str(s), k, p, _sqlite_time(c))
+                    for s, (k, p, c) in zip(seqs, entries, strict=True)
+                ],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return seqs
+
+    def _max_seq_sync(self) -> int:
+        (last,) = self._db().execute("SELECT MAX(seq) FROM outbox").fetchone()
+        return int(last or 0)
+
+    def _load_sync(self) -> list[JournalRecord]:
+        now = time.monotonic()
+        wall = time.time()
+        rows = (
+            self._db()
+            .execute("SELECT seq, kind, payload, created_at FROM outbox ORDER BY seq")
+            .fetchall()
+        )
+        out: list[JournalRecord] = []
+        for s, k, p, c in rows:
+            created = dt.datetime.fromisoformat(c).replace(tzinfo=_UTC).timestamp()
+            put_at = now - max(0.0, wall - created)
+            out.append(JournalRecord(int(s), str(k), loads(p), created, put_at, p, True))
+        return out
+
+    async def count(self) -> int:
+        result: int = await self._run(
+            lambda: int(self._db().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        )
+        return result
+
+    async def delete_seqs(self, seqs: Sequence[int]) -> None:
+        """Forget these records (set aside as dead letters in the journal file)."""
+        await self._run(self._delete_seqs_sync, list(seqs))
+
+    def _delete_seqs_sync(self, seqs: list[int]) -> None:
+        self._db().executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+
+
+def _sqlite_time(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, _UTC).isoformat(" ", "microseconds")[:26]
