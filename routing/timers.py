@@ -21,21 +21,27 @@ class Timer(NamedTuple):
     token: tuple[float | int | str, ...]
 
 
+_Entry = tuple[float, int, str, str, tuple[float | int | str, ...]]
+
+
 class TimerHeap:
     def __init__(self) -> None:
-        self._heap: list[Timer] = []
+        # Plain tuples in the heap (same fields and order as Timer): every decision pushes
+        # a timer and most are cancelled lazily, so the NamedTuple is built only on firing.
+        self._heap: list[_Entry] = []
         self._seq = itertools.count()
 
     def __len__(self) -> int:
         return len(self._heap)
 
     def push(self, at: float, kind: str, ident: str, *token: float | int | str) -> None:
-        heapq.heappush(self._heap, Timer(at, next(self._seq), kind, ident, token))
+        heapq.heappush(self._heap, (at, next(self._seq), kind, ident, token))
 
     def next_at(self) -> float | None:
-        return self._heap[0].at if self._heap else None
+        return self._heap[0][0] if self._heap else None
 
     def due(self, now: float) -> Iterator[Timer]:
         """Pop timers due at ``now`` in time order (including ones pushed while iterating)."""
-        while self._heap and self._heap[0].at <= now:
-            yield heapq.heappop(self._heap)
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            yield Timer._make(heapq.heappop(heap))

@@ -84,3 +84,28 @@ def test_positions_follow_priority_arrival_cancels_and_offers() -> None:
     assert engine.position_and_ewt("t0", 11.0).position == 1
     assert engine.position_and_ewt("t4", 11.0).position == 4
     assert engine.position_and_ewt("vip", 11.0).method == "offered"
+
+
+def test_timer_heap_fires_in_time_then_push_order_as_timers() -> None:
+    from routing.timers import Timer, TimerHeap
+
+    timers = TimerHeap()
+    assert timers.next_at() is None
+    timers.push(5.0, "wrap", "t2", 5.0)
+    timers.push(3.0, "offer", "t1", 1)
+    timers.push(5.0, "sticky", "t3", 5.0)  # same time: fires after t2 (pushed earlier)
+    assert timers.next_at() == 3.0 and len(timers) == 3
+    fired: list[Timer] = []
+    for timer in timers.due(5.0):
+        fired.append(timer)
+        if timer.ident == "t1":
+            timers.push(4.0, "announce", "t1", 3.0, 0)  # pushed while firing, already due
+    assert [(t.at, t.kind, t.ident, t.token) for t in fired] == [
+        (3.0, "offer", "t1", (1,)),
+        (4.0, "announce", "t1", (3.0, 0)),
+        (5.0, "wrap", "t2", (5.0,)),
+        (5.0, "sticky", "t3", (5.0,)),
+    ]
+    assert all(isinstance(t, Timer) for t in fired) and len(timers) == 0
+    timers.push(9.0, "presence", "a1", 9.0)
+    assert list(timers.due(8.9)) == [] and timers.next_at() == 9.0
