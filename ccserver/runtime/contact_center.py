@@ -355,6 +355,18 @@ class ContactCenter:
                 await adapter.end(i)
             await self._end_conversation(i, self.clock())
 
+    async def end_with_survey(self, interaction_id: str, user_id: str) -> None:
+        """The agent ends the conversation and hands the customer to the post-call survey
+        (voice: the caller stays on the line for the keypad survey). Wrap-up starts."""
+        async with self.lock:
+            i = self._owned(interaction_id, user_id)
+            adapter = self.adapters.get(i.channel)
+            if adapter is None:
+                raise ValidationFailed(f"{i.channel.value} has no post-call survey")
+            await adapter.control(i, "survey", {})
+            i.attributes["survey_offered"] = True
+            await self._end_conversation(i, self.clock())
+
     async def control(
         self, interaction_id: str, user_id: str, action: str, params: dict[str, Any]
     ) -> dict[str, Any]:

@@ -25,7 +25,7 @@ class StateBody(BaseModel):
 
 
 class ControlBody(BaseModel):
-    action: Literal["hold", "unhold", "hangup", "record", "stop_record", "dtmf"]
+    action: Literal["hold", "unhold", "hangup", "survey", "record", "stop_record", "dtmf"]
     digits: str | None = Field(None, pattern=r"^[0-9*#]{1,32}$")
 
 
@@ -115,6 +115,9 @@ async def control(request: web.Request) -> web.Response:
     if body.action == "hangup":
         await cc.hang_up(iid, p.user_id)
         return web.json_response({"ok": True})
+    if body.action == "survey":  # end the call and leave the customer in the survey
+        await cc.end_with_survey(iid, p.user_id)
+        return web.json_response({"ok": True, "survey": True})
     if body.action == "dtmf" and not body.digits:
         raise ValidationFailed("dtmf needs digits")
     params: dict[str, Any] = {"digits": body.digits} if body.digits else {}

@@ -14,6 +14,7 @@ class Phase(enum.StrEnum):
     QUEUED = "queued"  # music on hold + announcements over AsyncAGI
     CONNECTED = "connected"  # bridged with the agent's leg
     HELD = "held"  # customer and agent parked in ccserver-hold (music) by the agent
+    SURVEY = "survey"  # the agent left; the caller answers the post-call survey (AsyncAGI)
     ENDED = "ended"
 
 

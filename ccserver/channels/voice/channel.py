@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +39,10 @@ log = get_logger(__name__)
 INBOUND_CONTEXTS = frozenset({"from-customer"})
 CONTROL_CONTEXT = "ccserver-agi"  # where a channel comes back under our control
 HOLD_CONTEXT = "ccserver-hold"
+
+
+# (scores {"csat": 5, "nps": 9}, links {"contact_id", "agent_id", "queue", "customer_id"})
+SurveySink = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
 class VoiceChannel:
@@ -73,6 +77,8 @@ class VoiceChannel:
         self.resyncs = 0  # completed reconciliations after a reconnect
         self.resynced_at = 0.0  # monotonic time the last one finished
         self.fallback_queue = "general"  # where a caller whose IVR was cut by an outage goes
+        # Stores post-call survey scores (wired by setup to the CRM's survey service).
+        self.on_survey: SurveySink | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         if conn is not None:
             self.agi = AgiClient(conn)
@@ -145,6 +151,11 @@ class VoiceChannel:
         call = self.calls.get(channel)
         if call is not None:  # back from hold / a transfer: waiting in a queue again
             call.in_agi = True
+            if call.phase == Phase.SURVEY:
+                from ccserver.channels.voice.survey import run_survey
+
+                self.spawn(run_survey(self, call), f"voice-survey-{channel}")
+                return
             if call.phase == Phase.QUEUED:
                 self.spawn(self._resume_queue(call), f"voice-requeue-{channel}")
             return

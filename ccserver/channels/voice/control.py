@@ -75,11 +75,37 @@ async def apply(
         return await _transfer_queue(vc, call, i, params)
     if action == "monitor":
         return await _monitor(vc, call, params)
+    if action == "survey":
+        return await _to_survey(vc, call, i)
     if action in ("callback", "voicemail", "disconnect", "overflow_disconnect"):
         call.closed = True
         vc.spawn(_goodbye(vc, call, OVERFLOW_PROMPTS.get(action)), f"voice-{action}")
         return {"ended": action}
     raise NoCallControl(f"unknown call control {action!r}")
+
+
+async def _to_survey(vc: VoiceChannel, call: Call, i: Interaction) -> dict[str, Any]:
+    """The agent ends the call "with survey": the caller is taken back under AsyncAGI (the
+    survey flow runs when it arrives, see VoiceChannel._on_agi_start) and the agent's phone
+    is released. The answers are linked to this leg's contact, agent and queue."""
+    from ccserver.channels.voice.channel import CONTROL_CONTEXT
+
+    if call.phase not in (Phase.CONNECTED, Phase.HELD):
+        raise NoCallControl(f"cannot start a survey on a call that is {call.phase.value}")
+    leg = call.agent_leg
+    call.attributes["survey_for"] = {
+        "contact_id": i.contact_id,
+        "agent_id": i.agent_id,
+        "queue": i.queue,
+        "customer_id": i.customer_id,
+        "language": i.attributes.get("language"),
+    }
+    call.phase = Phase.SURVEY
+    call.closed = True  # the interaction ends for the agent now; the caller's hangup is expected
+    await vc.redirect(call.channel, CONTROL_CONTEXT)
+    call.agent_leg = None
+    await vc.safe_hangup(leg)
+    return {"survey": True}
 
 
 async def _goodbye(vc: VoiceChannel, call: Call, prompt: str | None) -> None:

@@ -13,7 +13,8 @@ Asterisk at ``asterisk.host:port``; "off" returns a disabled channel (``dial_out
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -103,6 +104,20 @@ async def start_voice(
     return voice
 
 
+async def _record_survey(services: Services, scores: dict[str, Any], links: dict[str, Any]) -> None:
+    """A post-call survey answered by keypad goes through the CRM's survey service (stored
+    with contact, agent and queue; a detractor answer creates a follow-up)."""
+    from ccserver.crm.rules.surveys import SurveyResponse
+    from ccserver.runtime.scheduler import workflows_of
+
+    response = SurveyResponse(
+        csat=scores.get("csat"), nps=scores.get("nps"),
+        customer_id=links.get("customer_id"), contact_id=links.get("contact_id"),
+        agent_id=links.get("agent_id"), queue=links.get("queue"),
+    )  # fmt: skip
+    await workflows_of(services).surveys.record(response)
+
+
 async def voice_context(app: web.Application) -> AsyncIterator[None]:
     """aiohttp cleanup context for ``app.py``'s ``_part_contexts()``: start voice after the
     contact center, stop it (hang up nothing; just let go of the AMI link) at shutdown."""
@@ -111,6 +126,7 @@ async def voice_context(app: web.Application) -> AsyncIterator[None]:
 
     services = app[SERVICES]
     voice = await start_voice(services.settings, app[CONTACT_CENTER], services)
+    voice.on_survey = partial(_record_survey, services)
     try:
         yield
     finally:
