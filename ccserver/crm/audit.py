@@ -80,6 +80,34 @@ def add_audit(
     )
 
 
+def audit_insert(
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_id: str | None,
+    details: dict[str, Any] | None = None,
+    *,
+    at: Any = None,
+) -> Any:
+    """The same audit row as :func:`add_audit`, as a Core INSERT for bulk paths that write
+    through a connection (imports) rather than an ORM session."""
+    from sqlalchemy import insert
+
+    from ccserver.domain import new_id
+
+    return insert(AuditEntry).values(
+        id=new_id(),
+        at=at or utcnow(),
+        actor=actor.id,
+        actor_role=actor.role,
+        ip=actor.ip,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        details=details or {},
+    )
+
+
 def _record(row: AuditEntry) -> AuditRecord:
     return AuditRecord(
         id=row.id,

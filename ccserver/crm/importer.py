@@ -25,7 +25,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ccserver.crm.audit import SYSTEM, Actor
+from ccserver.crm.audit import SYSTEM, Actor, audit_insert
 from ccserver.crm.customer_rows import name_keys
 from ccserver.crm.customer_validation import validate_customer
 from ccserver.crm.customers import CustomerService
@@ -43,7 +43,7 @@ from ccserver.crm.importer_files import (
     table_of,
 )
 from ccserver.crm.importer_orders import import_orders
-from ccserver.crm.models import AuditEntry, Counter, Customer, CustomerIdentity, utcnow
+from ccserver.crm.models import Counter, Customer, CustomerIdentity, utcnow
 from ccserver.domain import new_id
 from ccserver.errors import CcserverError, ValidationFailed
 
@@ -235,17 +235,7 @@ async def _insert_customers(
             if identities:
                 await conn.execute(insert(table_of(CustomerIdentity)), identities)
             await conn.execute(
-                insert(table_of(AuditEntry)).values(
-                    id=new_id(),
-                    at=now,
-                    actor=actor.id,
-                    actor_role=actor.role,
-                    ip=actor.ip,
-                    action="import",
-                    entity="customer",
-                    entity_id=None,
-                    details={"created": len(customers)},
-                )
+                audit_insert(actor, "import", "customer", None, {"created": len(customers)}, at=now)
             )
         report.imported += len(new)
     except IntegrityError:

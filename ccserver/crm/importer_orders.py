@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ccserver.crm.audit import SYSTEM, Actor
+from ccserver.crm.audit import SYSTEM, Actor, audit_insert
 from ccserver.crm.identities import IdentityError, normalise_email, normalise_phone
 from ccserver.crm.importer_files import (
     ImportReport,
@@ -25,7 +25,7 @@ from ccserver.crm.importer_files import (
     slices,
     table_of,
 )
-from ccserver.crm.models import AuditEntry, Customer, CustomerIdentity, Order, utcnow
+from ccserver.crm.models import Customer, CustomerIdentity, Order, utcnow
 from ccserver.crm.orders import validate_order
 from ccserver.domain import new_id
 from ccserver.errors import ValidationFailed
@@ -153,17 +153,7 @@ async def _order_chunk(
         if inserts:
             await conn.execute(insert(table_of(Order)), inserts)
             await conn.execute(
-                insert(table_of(AuditEntry)).values(
-                    id=new_id(),
-                    at=now,
-                    actor=actor.id,
-                    actor_role=actor.role,
-                    ip=actor.ip,
-                    action="import",
-                    entity="order",
-                    entity_id=None,
-                    details={"created": len(inserts)},
-                )
+                audit_insert(actor, "import", "order", None, {"created": len(inserts)}, at=now)
             )
         report.imported += len(inserts)
 
