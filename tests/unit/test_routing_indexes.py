@@ -98,7 +98,7 @@ def test_timer_heap_fires_in_time_then_push_order_as_timers() -> None:
     fired: list[Timer] = []
     for timer in timers.due(5.0):
         fired.append(timer)
-        if timer.ident == "t1":
+        if timer.kind == "offer":
             timers.push(4.0, "announce", "t1", 3.0, 0)  # pushed while firing, already due
     assert [(t.at, t.kind, t.ident, t.token) for t in fired] == [
         (3.0, "offer", "t1", (1,)),
