@@ -8,9 +8,10 @@ report back through the ContactCenter methods (``accepted``, ``ended``, ``abando
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from ccserver.domain import Interaction
+from ccserver.errors import ValidationFailed
 
 
 class ChannelAdapter(Protocol):
@@ -38,3 +39,40 @@ class ChannelAdapter(Protocol):
 
     async def end(self, interaction: Interaction) -> None:
         """The interaction is over from ccserver's side (agent hung up / closed the chat)."""
+
+
+# Routing's exits (overflow / after hours) and a queue transfer: for a channel whose customer
+# is not held on a line, the work simply stays stored on its case.
+QUIET_CONTROLS = frozenset({"voicemail", "callback", "disconnect", "transfer_queue"})
+
+
+class QuietChannelAdapter:
+    """Defaults for channels whose customer does not wait on a line (email, callbacks and
+    follow-ups before the dial): an offer, its withdrawal, an announcement and the end need
+    no I/O; subclasses override what their channel does."""
+
+    label: ClassVar[str] = "this channel"
+
+    async def offer(
+        self, interaction: Interaction, agent_id: str, endpoint: str | None, expires_at: float
+    ) -> None:
+        return None  # the console shows the offer; the agent accepts there
+
+    async def revoke_offer(self, interaction: Interaction, agent_id: str) -> None:
+        return None
+
+    async def connect(self, interaction: Interaction, agent_id: str) -> None:
+        return None
+
+    async def announce(self, interaction: Interaction, position: int, ewt_s: float) -> None:
+        return None
+
+    async def control(
+        self, interaction: Interaction, action: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        if action in QUIET_CONTROLS:
+            return {}
+        raise ValidationFailed(f"{self.label} has no {action} control")
+
+    async def end(self, interaction: Interaction) -> None:
+        return None

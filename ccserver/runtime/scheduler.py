@@ -43,8 +43,8 @@ from ccserver.crm.services.followups import FollowUpService
 from ccserver.crm.services.retention import RetentionRule, apply_retention
 from ccserver.crm.services.segmentation_job import recompute_segments
 from ccserver.domain import Channel, Direction, Interaction
-from ccserver.errors import ValidationFailed
 from ccserver.logs import get_logger
+from ccserver.runtime.channel_port import QuietChannelAdapter
 
 if TYPE_CHECKING:
     from ccserver.runtime.contact_center import ContactCenter
@@ -97,22 +97,17 @@ class Dialer(Protocol):
 ANSWERED = frozenset({"answered", "manual"})
 
 
-class FollowUpCalls:
-    """ChannelAdapter for ``follow_up`` interactions (agent first, then the customer)."""
+class FollowUpCalls(QuietChannelAdapter):
+    """ChannelAdapter for ``follow_up`` interactions (agent first, then the customer): the
+    console shows the follow-up (purpose, outline), the agent accepts, then it is dialled."""
+
+    label = "a follow-up call"
 
     def __init__(
         self, cc: ContactCenter, followups: FollowUpService, dialer: Dialer | None
     ) -> None:
         self.cc, self.followups, self.dialer = cc, followups, dialer
         self._dials: set[asyncio.Task[str]] = set()
-
-    async def offer(
-        self, interaction: Interaction, agent_id: str, endpoint: str | None, expires_at: float
-    ) -> None:
-        return None  # the console shows the follow-up (purpose, outline) and the agent accepts
-
-    async def revoke_offer(self, interaction: Interaction, agent_id: str) -> None:
-        return None
 
     async def connect(self, interaction: Interaction, agent_id: str) -> None:
         # Dial in the background: accepting must not wait for the customer's phone to ring.
@@ -150,17 +145,6 @@ class FollowUpCalls:
         i.attributes["outcome"] = f"follow_up_{outcome}"
         await self.cc.customer_left(i.id)
         return outcome
-
-    async def announce(self, interaction: Interaction, position: int, ewt_s: float) -> None:
-        return None
-
-    async def control(
-        self, interaction: Interaction, action: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        raise ValidationFailed(f"a follow-up call has no {action} control here")
-
-    async def end(self, interaction: Interaction) -> None:
-        return None
 
     async def close(self) -> None:
         for task in list(self._dials):

@@ -31,9 +31,9 @@ from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter, find_or
 from ccserver.channels.forms.parking import ParkedWork
 from ccserver.crm.customers import CustomerService
 from ccserver.crm.models import Contact, Message
-from ccserver.domain import Channel, Interaction, new_id
-from ccserver.errors import ValidationFailed
+from ccserver.domain import Channel, new_id
 from ccserver.logs import get_logger
+from ccserver.runtime.channel_port import QuietChannelAdapter
 from ccserver.runtime.contact_center import ContactCenter
 from ccserver.web.hub import agent_topic
 
@@ -260,31 +260,9 @@ class CrmEmailSink:
             log.warning("email delivery status not published", exc_info=True)
 
 
-class EmailAdapter:
-    """Email has no live leg: offers and accepts happen on the console only."""
+class EmailAdapter(QuietChannelAdapter):
+    """Email has no live leg: offers and accepts happen on the console only; overflow and
+    after-hours leave the mail stored on its case, and a transfer needs nothing here (the
+    new interaction carries the case's attributes)."""
 
-    async def offer(
-        self, interaction: Interaction, agent_id: str, endpoint: str | None, expires_at: float
-    ) -> None:
-        return None
-
-    async def revoke_offer(self, interaction: Interaction, agent_id: str) -> None:
-        return None
-
-    async def connect(self, interaction: Interaction, agent_id: str) -> None:
-        return None
-
-    async def announce(self, interaction: Interaction, position: int, ewt_s: float) -> None:
-        return None
-
-    async def control(
-        self, interaction: Interaction, action: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        if action in ("voicemail", "callback", "disconnect", "transfer_queue"):
-            # Overflow / after hours: the mail stays stored on its case; a transfer needs
-            # nothing here (the new interaction carries the case's attributes).
-            return {}
-        raise ValidationFailed(f"an email has no {action} control")
-
-    async def end(self, interaction: Interaction) -> None:
-        return None
+    label = "an email"

@@ -21,6 +21,7 @@ from ccserver.crm.identities import IdentityError, normalise_phone
 from ccserver.domain import Channel, Direction, Interaction, InteractionState
 from ccserver.errors import ValidationFailed
 from ccserver.logs import get_logger
+from ccserver.runtime.channel_port import QuietChannelAdapter
 from ccserver.runtime.contact_center import ContactCenter
 from ccserver.web.hub import agent_topic
 
@@ -44,7 +45,12 @@ class CallbackOptions:
     default_window_s: float = 4 * 3600.0
 
 
-class CallbackService:
+class CallbackService(QuietChannelAdapter):
+    """Callback requests: the agent sees who to call back and accepts on the console; the
+    accept dials the customer."""
+
+    label = "a callback"
+
     def __init__(
         self,
         cc: ContactCenter,
@@ -163,14 +169,6 @@ class CallbackService:
                 await self.cc.enqueue(iid, self.options.queue)
 
     # --- ChannelAdapter ------------------------------------------------------------------
-    async def offer(
-        self, interaction: Interaction, agent_id: str, endpoint: str | None, expires_at: float
-    ) -> None:
-        return None  # the agent sees who to call back and accepts on the console
-
-    async def revoke_offer(self, interaction: Interaction, agent_id: str) -> None:
-        return None
-
     async def connect(self, interaction: Interaction, agent_id: str) -> None:
         """Accepted: dial in the background (the accept call must not wait for the ring)."""
         task = asyncio.create_task(self._dial(interaction, agent_id), name="callback-dial")
@@ -217,16 +215,6 @@ class CallbackService:
                 attempt=attempt + 1,
                 related_contact_id=i.contact_id,
             )
-
-    async def announce(self, interaction: Interaction, position: int, ewt_s: float) -> None:
-        return None
-
-    async def control(
-        self, interaction: Interaction, action: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        if action in ("voicemail", "callback", "disconnect", "transfer_queue"):
-            return {}
-        raise ValidationFailed(f"a callback has no {action} control here")
 
     async def end(self, interaction: Interaction) -> None:
         """The agent hung up: release the customer's leg if the dialer placed one."""
