@@ -376,43 +376,52 @@ def _journal_insert_sql(plan: _InsertPlan, dialect: Dialect) -> str | None:
     if dialect.name != "sqlite" or plan.upsert:
         return None
     quote = dialect.identifier_preparer.quote
+    # Each payload value is extracted once, in a materialised step: the conversions below
+    # name it several times, and SQLite would otherwise extract it again for each mention.
+    inner: list[str] = []
     exprs: list[str] = []
-    for (key, _conv, proc, default), name in zip(plan.steps, plan.columns, strict=True):
+    for i, (key, _conv, proc, default) in enumerate(plan.steps):
         if default is not None or not _JSON_KEY(key):
             return None
         col = plan.table.c[key]
         t = col.type.impl_instance if isinstance(col.type, TypeDecorator) else col.type
-        v = f"json_extract(payload, '$.{key}')"
+        v, vt = f"v{i}", f"t{i}"
+        inner.append(f"json_extract(payload, '$.{key}') AS {v}")
         if getattr(proc, "__name__", "") == "from_text":
             exprs.append(_sql_utc_text(v))
         elif isinstance(col.type, JSON):
             # JSON null -> SQL NULL (as the Python path binds None); anything else its JSON
             # text (compact separators: the same value, read back equal).
-            exprs.append(f"CASE WHEN {v} IS NULL THEN NULL ELSE payload -> '$.{key}' END")
+            inner.append(f"payload -> '$.{key}' AS j{i}")
+            exprs.append(f"CASE WHEN {v} IS NULL THEN NULL ELSE j{i} END")
         elif isinstance(t, Boolean):
+            inner.append(f"json_type(payload, '$.{key}') AS {vt}")
             exprs.append(
-                f"CASE json_type(payload, '$.{key}') WHEN 'true' THEN 1 WHEN 'false' THEN 0"
+                f"CASE {vt} WHEN 'true' THEN 1 WHEN 'false' THEN 0"
                 f" WHEN 'null' THEN NULL ELSE {_REFUSE} END"
             )
-        elif (
-            proc is None
-            and isinstance(t, String | Integer | Float)
-            and not (isinstance(t, Numeric) and t.asdecimal)
-        ):
-            # Strings, integers and floats bind unchanged; a JSON object or list is refused
-            # (the Python path cannot bind one either).
+        elif isinstance(t, Float) and not t.asdecimal:
+            # The Python path binds float(v): numbers only (SQLite's REAL affinity makes an
+            # integer a float the same way); text or booleans take the Python path.
+            inner.append(f"json_type(payload, '$.{key}') AS {vt}")
             exprs.append(
-                f"CASE WHEN json_type(payload, '$.{key}') IN ('object', 'array')"
-                f" THEN {_REFUSE} ELSE {v} END"
+                f"CASE {vt} WHEN 'real' THEN {v} WHEN 'integer' THEN {v}"
+                f" WHEN 'null' THEN NULL ELSE {_REFUSE} END"
             )
+        elif proc is None and isinstance(t, String | Integer) and not isinstance(t, Numeric):
+            # Strings and integers bind unchanged; a JSON object or list is refused (the
+            # Python path cannot bind one either).
+            inner.append(f"json_type(payload, '$.{key}') AS {vt}")
+            exprs.append(f"CASE WHEN {vt} IN ('object', 'array') THEN {_REFUSE} ELSE {v} END")
         else:
             return None
-        del name
     pk = ", ".join(quote(c.name) for c in plan.table.primary_key.columns)
     return (
-        f"INSERT INTO {quote(plan.table.name)} ({', '.join(quote(c) for c in plan.columns)})"
-        f" SELECT {', '.join(exprs)} FROM {_JOURNAL_TABLE} WHERE seq BETWEEN ? AND ?"
-        f" ORDER BY seq ON CONFLICT ({pk}) DO NOTHING"
+        f"WITH r AS MATERIALIZED (SELECT seq, {', '.join(inner)} FROM {_JOURNAL_TABLE}"
+        " WHERE seq BETWEEN ? AND ?)"
+        f" INSERT INTO {quote(plan.table.name)} ({', '.join(quote(c) for c in plan.columns)})"
+        f" SELECT {', '.join(exprs)} FROM r WHERE true ORDER BY seq"
+        f" ON CONFLICT ({pk}) DO NOTHING"
     )
 
 

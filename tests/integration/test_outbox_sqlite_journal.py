@@ -93,6 +93,14 @@ async def test_put_is_durable_in_the_main_database_and_survives_a_restart(
         assert await second.close() is True
         await engine.dispose()
     assert _main_journal_count(sqlite_url) == 0  # deleted with the drain's commit
+    # The database unpacked the journal rows itself: its JSON text is compact, where the
+    # Python path writes SQLAlchemy's ", " separators.
+    conn = sqlite3.connect(sqlite_url.split("///", 1)[1])
+    try:
+        raw = {r[0] for r in conn.execute("SELECT ivr_path FROM contacts WHERE notes != ''")}
+    finally:
+        conn.close()
+    assert raw == {f'["main",{i}]' for i in range(300)}
     rows = await _contacts(sqlite_url)
     assert sorted(rows) == sorted(p["interaction_id"] for p in payloads)
     for p in payloads:
