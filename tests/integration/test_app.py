@@ -4,36 +4,19 @@ snapshot, and configuration reload that refuses a bad file and keeps the old one
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from test_api_harness import make_settings
 
 from ccserver.app import SERVICES, build_app
 from ccserver.crm.users import UserService
-from ccserver.settings import PACKAGE_ROOT, load_settings
 from ccserver.web.routes_console import CONTACT_CENTER
 
 PASSWORD = "correct horse battery"
-
-
-def make_settings(tmp_path: Path, db_url: str | None = None, **env: str) -> Any:
-    config = tmp_path / "config"
-    shutil.copytree(PACKAGE_ROOT / "config", config)
-    environ = {
-        "CCSERVER_SERVER__DATA_DIR": str(tmp_path / "data"),
-        "CCSERVER_ASTERISK__MODE": "off",
-        "CCSERVER_PATHS__ROUTING": str(config / "routing.toml"),
-        "CCSERVER_PATHS__IVR_DIR": str(config / "ivr"),
-        **env,
-    }
-    if db_url:
-        environ["CCSERVER_DATABASE__URL"] = db_url
-    return load_settings(environ=environ)
 
 
 @pytest.fixture
