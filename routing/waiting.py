@@ -33,6 +33,24 @@ def signature(capacity_key: str, skills: Mapping[str, int]) -> Signature:
     return capacity_key, tuple(sorted((k, v) for k, v in skills.items() if v > 0))
 
 
+# Signatures already computed, by (capacity key, skills in their dict order): a site has
+# few distinct requirement sets, and sorting them again cost more than the rest of a
+# task's requirement setup. Bounded: cleared when full (only a cache, never stale).
+_SIGNATURES: dict[tuple[str, tuple[tuple[str, int], ...]], Signature] = {}
+_SIGNATURES_MAX = 4096
+
+
+def cached_signature(capacity_key: str, skills: Mapping[str, int]) -> Signature:
+    """Same answer as :func:`signature`, memoised."""
+    k = (capacity_key, tuple(skills.items()))
+    sig = _SIGNATURES.get(k)
+    if sig is None:
+        if len(_SIGNATURES) >= _SIGNATURES_MAX:
+            _SIGNATURES.clear()
+        sig = _SIGNATURES[k] = signature(capacity_key, skills)
+    return sig
+
+
 @dataclass(slots=True)
 class TaskEntry:
     """The engine's mutable record of one task (waiting, offered or being handled)."""
@@ -62,7 +80,7 @@ class TaskEntry:
 
     def rekey(self) -> None:
         self.key = (-self.priority, self.task.arrived_at, self.seq)
-        self.sig = signature(self.capacity_key, self.skills)
+        self.sig = cached_signature(self.capacity_key, self.skills)
 
 
 HeapItem = tuple[SortKey, int, TaskEntry]  # (key, version, entry)

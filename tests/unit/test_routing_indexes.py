@@ -109,3 +109,22 @@ def test_timer_heap_fires_in_time_then_push_order_as_timers() -> None:
     assert all(isinstance(t, Timer) for t in fired) and len(timers) == 0
     timers.push(9.0, "presence", "a1", 9.0)
     assert list(timers.due(8.9)) == [] and timers.next_at() == 9.0
+
+
+def test_cached_signature_agrees_with_signature_and_stays_bounded() -> None:
+    from routing import waiting
+
+    cases = [
+        ("voice", {"b": 2, "a": 1}),
+        ("voice", {"a": 1, "b": 2}),  # other dict order: same signature
+        ("chat", {"a": 1, "b": 2}),
+        ("voice", {"a": 0, "b": 2}),  # level 0 is no requirement
+        ("email", {}),
+    ]
+    for _ in range(2):  # second round answers from the cache
+        for key, skills in cases:
+            assert waiting.cached_signature(key, skills) == waiting.signature(key, skills)
+    assert waiting.cached_signature("voice", {"b": 2, "a": 1}) == ("voice", (("a", 1), ("b", 2)))
+    for i in range(waiting._SIGNATURES_MAX + 10):
+        waiting.cached_signature("voice", {f"s{i}": 1})
+    assert len(waiting._SIGNATURES) <= waiting._SIGNATURES_MAX
