@@ -281,7 +281,18 @@ class Agent:
 
     def _resummarise(self, now: float) -> None:
         self._open = None  # presence or load may have moved
-        new = summary_of(self.presence, self._phase_counts)
+        presence, counts = self.presence, self._phase_counts
+        # summary_of(presence, counts), inlined: this runs on every work change
+        if presence is Presence.LOGGED_OUT or presence is Presence.DISCONNECTED:
+            new = summary_of(presence, counts)
+        elif counts[WorkPhase.BUSY]:
+            new = AgentState.BUSY
+        elif counts[WorkPhase.RESERVED]:
+            new = AgentState.RESERVED
+        elif counts[WorkPhase.WRAP_UP]:
+            new = AgentState.WRAP_UP
+        else:
+            new = summary_of(presence, counts)
         if new is not self.state:
             self._account(now)
             self.state = new
