@@ -71,7 +71,13 @@ def percentile(sorted_ns: list[int], p: float) -> float:
 
 
 def run(
-    agents: int, queues: int, waiting: int, seconds: float, seed: int = 7, freeze: bool = True
+    agents: int,
+    queues: int,
+    waiting: int,
+    seconds: float,
+    seed: int = 7,
+    freeze: bool = True,
+    gc_threshold: int = 0,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     engine = RoutingEngine(parse_routing_config(build_config(queues), "bench"))
@@ -92,6 +98,9 @@ def run(
     gc.collect()
     if freeze:
         gc.freeze()  # long-lived floor state leaves the young generations (runtime tip)
+    default_threshold = gc.get_threshold()
+    if gc_threshold:  # fewer young collections: each decision allocates a few objects
+        gc.set_threshold(gc_threshold, *default_threshold[1:])
     latencies: list[int] = []  # wall-clock ns per call
     cpu_ns: list[int] = []  # CPU ns per call (this thread): immune to preemption on busy hosts
     offers = 0
@@ -130,6 +139,7 @@ def run(
                     engine.accept(d.task_id, d.agent_id, now)
                     held.append((d.task_id, d.agent_id))
     loop_cpu = time.process_time() - cpu0
+    gc.set_threshold(*default_threshold)
     position_first_ns, position_ns = time_positions(engine, n, now, rng)
     elapsed_ns = sum(latencies)
     latencies.sort()
@@ -159,6 +169,7 @@ def run(
         "calibration_us": calibration_us(),
         "load_average": round(os.getloadavg()[0], 2),
         "gc_freeze": freeze,
+        "gc_threshold0": gc_threshold or default_threshold[0],
     }
 
 
@@ -207,12 +218,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the scale, 2 s")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--no-freeze", action="store_true", help="leave gc.freeze() out")
+    parser.add_argument(
+        "--gc-threshold", type=int, default=0, help="gen-0 GC threshold in the loop (0: default)"
+    )
     args = parser.parse_args()
-    freeze = not args.no_freeze
+    freeze, gct = not args.no_freeze, args.gc_threshold
     if args.quick:
-        result = run(1_000, 100, 10_000, args.seconds or 2.0, freeze=freeze)
+        result = run(1_000, 100, 10_000, args.seconds or 2.0, freeze=freeze, gc_threshold=gct)
     else:
-        result = run(10_000, 1_000, 100_000, args.seconds or 10.0, freeze=freeze)
+        result = run(10_000, 1_000, 100_000, args.seconds or 10.0, freeze=freeze, gc_threshold=gct)
     for key, value in result.items():
         print(f"{key:>24}: {value}")
     wall = result["decisions_per_second"] >= 25_000 and result["p99_ms"] <= 2.0
