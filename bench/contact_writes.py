@@ -1,6 +1,10 @@
 """Contact rows written through the durable outbox: throughput and commit lag.
 
     .venv/bin/python -m bench.contact_writes [--quick] [--rows N] [--backend sqlite|postgresql|both]
+        [--journal main|file]
+
+``--journal file`` keeps SQLite's journal in the separate file too (the PostgreSQL layout),
+to compare with the default journal in the main database's ``outbox`` table.
 
 Each contact goes ``put`` -> journal (fsync'd group commit) -> drainer -> main database.
 *rows/s* is rows over the time from the first put until the last row is committed in the main
@@ -78,7 +82,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 async def run_one(
-    url: str, rows: int, producers: int, per_put: int, journal: Path, rate: float = 0.0
+    url: str,
+    rows: int,
+    producers: int,
+    per_put: int,
+    journal: Path,
+    rate: float = 0.0,
+    journal_in_main_db: bool = True,
 ) -> dict[str, Any]:
     """Write ``rows`` contacts; ``rate`` > 0 paces the producers to that many rows/s in
     total (an offered load below capacity, where commit lag is not just queueing)."""
@@ -93,7 +103,14 @@ async def run_one(
         lags.extend(committed_at - r.put_at for r in records)
 
     batch_size = 1000 if rate else 5000  # paced: smaller batches, lower lag
-    outbox = Outbox(engine, journal, batch_size=batch_size, flush_interval=0.002, on_commit=observe)
+    outbox = Outbox(
+        engine,
+        journal,
+        batch_size=batch_size,
+        flush_interval=0.002,
+        on_commit=observe,
+        journal_in_main_db=journal_in_main_db,
+    )
     await outbox.start()
     payloads = [make_contact(i) for i in range(rows)]
     chunks = [payloads[i : i + per_put] for i in range(0, rows, per_put)]
@@ -154,7 +171,7 @@ async def _pg_exec(sql: str) -> None:
 
 
 async def bench_backend(
-    backend: str, rows: int, modes: list[tuple[int, int]]
+    backend: str, rows: int, modes: list[tuple[int, int]], journal_in_main_db: bool = True
 ) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     # As fast as possible first; then paced at 60% of the best rate seen, for the lag.
@@ -167,7 +184,13 @@ async def bench_backend(
             journal = Path(tmp) / "outbox.journal"
             if backend == "sqlite":
                 res = await run_one(
-                    f"sqlite+aiosqlite:///{tmp}/main.db", rows, producers, per_put, journal, rate
+                    f"sqlite+aiosqlite:///{tmp}/main.db",
+                    rows,
+                    producers,
+                    per_put,
+                    journal,
+                    rate,
+                    journal_in_main_db,
                 )
             else:
                 name = f"ccs_bench_{uuid.uuid4().hex[:12]}"
@@ -178,11 +201,13 @@ async def bench_backend(
                 finally:
                     await _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         res["backend"] = backend
+        res["journal"] = "main" if journal_in_main_db and backend == "sqlite" else "file"
         res["paced_rows_per_s"] = round(rate)
         results.append(res)
         paced = f"paced {round(rate):>6}/s" if rate else "unpaced     "
         print(
-            f"{backend:10} producers={producers:4} rows/put={per_put:3} {paced} "
+            f"{backend:10} journal={res['journal']:4} producers={producers:4} "
+            f"rows/put={per_put:3} {paced} "
             f"{res['rows_per_s']:>8,} rows/s  lag p50 {res['lag_p50_ms']:6.1f} ms  "
             f"p99 {res['lag_p99_ms']:6.1f} ms  max {res['lag_max_ms']:6.1f} ms  "
             f"({res['db_transactions']} txns, mean batch {res['mean_batch']}, "
@@ -198,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="small run (20,000 rows)")
     ap.add_argument("--rows", type=int, default=None)
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--journal", choices=["main", "file"], default="main")
     args = ap.parse_args(argv)
     rows = args.rows or (20_000 if args.quick else 200_000)
     # (concurrent producers, rows per put): single-row puts from many interactions, and
@@ -216,7 +242,9 @@ def main(argv: list[str] | None = None) -> None:
         "results": [],
     }
     for backend in backends:
-        out["results"] += asyncio.run(bench_backend(backend, rows, modes))
+        out["results"] += asyncio.run(
+            bench_backend(backend, rows, modes, journal_in_main_db=args.journal == "main")
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     print(f"written {RESULTS}")
