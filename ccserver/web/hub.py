@@ -146,6 +146,10 @@ class Hub:
     def connections(self) -> int:
         return len(self._conns)
 
+    def pending_frames(self) -> int:
+        """Frames queued for sockets and not yet written (for benchmarks and metrics)."""
+        return sum(c.queue.qsize() for c in self._conns)
+
     # --- the endpoint ---------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         principal = current(request)
