@@ -13,16 +13,9 @@ All state lives in this object and in the sans-I/O cores it holds; all time come
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import heapq
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agents import AgentProfile
-from ccserver.bus import EventBus
 from ccserver.domain import (
     Channel,
     Direction,
@@ -31,29 +24,18 @@ from ccserver.domain import (
     InteractionState,
     new_id,
 )
-from ccserver.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ccserver.errors import Conflict, Forbidden, ValidationFailed
 from ccserver.logs import get_logger
-from ccserver.runtime.alerts import AlertEvaluator, AlertRules
-from ccserver.runtime.channel_port import ChannelAdapter
-from ccserver.runtime.contacts_writer import ContactsWriter
-from ccserver.web.hub import ALERTS_TOPIC, WALLBOARD_TOPIC, agent_topic
-from routing.engine import RoutingEngine
+from ccserver.runtime.decision_effects import DecisionEffects
+from ccserver.runtime.live_state import AgentInfo, ScreenPopBuilder
 from routing.task import (
-    AfterHours,
-    AgentStateChanged,
-    AgentTimeout,
-    Announce,
     Decision,
-    Offer,
-    OfferRevoked,
-    Overflow,
-    QueueFull,
-    Requeue,
     Task,
-    WorkDropped,
 )
 
 log = get_logger(__name__)
+
+__all__ = ["LEG_ONLY_ATTRIBUTES", "AgentInfo", "ContactCenter", "ScreenPopBuilder"]
 
 # Facts of one leg that the next leg of a transferred interaction must not inherit.
 LEG_ONLY_ATTRIBUTES = frozenset(
@@ -70,79 +52,10 @@ LEG_ONLY_ATTRIBUTES = frozenset(
     }
 )
 
-ScreenPopBuilder = Callable[[str | None, dict[str, Any]], Any]
 
+class ContactCenter(DecisionEffects):
+    """What channels and consoles call (see the module docstring)."""
 
-@dataclass
-class AgentInfo:
-    user_id: str
-    username: str
-    display_name: str
-    endpoint: str | None
-    skills: dict[str, int] = field(default_factory=dict)
-    queues: frozenset[str] = frozenset()
-    handled_today: int = 0
-    handle_time_total: float = 0.0
-    current: set[str] = field(default_factory=set)  # interaction ids held (offered/connected/wrap)
-
-
-class ContactCenter:
-    def __init__(
-        self,
-        routing: RoutingEngine,
-        bus: EventBus,
-        writer: ContactsWriter,
-        screen_pop: ScreenPopBuilder,
-        *,
-        dispositions: tuple[str, ...] = (),
-        disposition_required: bool = False,
-        clock: Callable[[], float] = time.time,
-        tick_interval: float = 0.2,
-        wallboard_interval: float = 0.5,
-    ) -> None:
-        self.routing = routing
-        self.bus = bus
-        self.writer = writer
-        self.screen_pop = screen_pop
-        self.dispositions = dispositions
-        self.disposition_required = disposition_required
-        self.clock = clock
-        self.tick_interval = tick_interval
-        self.wallboard_interval = wallboard_interval
-        self.interactions: dict[str, Interaction] = {}
-        self.agents: dict[str, AgentInfo] = {}
-        self.adapters: dict[Channel, ChannelAdapter] = {}
-        self.offers: dict[str, tuple[str, float]] = {}  # interaction id -> (agent id, expires)
-        self._wallboard_dirty = True
-        self._tasks: list[asyncio.Task[None]] = []
-        self.lock = asyncio.Lock()
-        self.alerts = AlertEvaluator(
-            AlertRules(),
-            {q: c.sl_percent / 100 for q, c in routing.config.queues.items()},
-        )
-        # Observers of every published wallboard state (the app updates Prometheus gauges).
-        self.on_wallboard: Callable[[dict[str, Any]], None] = lambda state: None
-        self.on_created: Callable[[Interaction], None] = lambda interaction: None
-
-    # --- lifecycle ------------------------------------------------------------------------
-    async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._ticker(), name="cc-ticker"),
-            asyncio.create_task(self._wallboard_publisher(), name="cc-wallboard"),
-        ]
-
-    async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
-        self._tasks = []
-
-    def register(self, channel: Channel, adapter: ChannelAdapter) -> None:
-        self.adapters[channel] = adapter
-
-    # --- interactions from channels -------------------------------------------------------
     async def new_interaction(
         self,
         channel: Channel,
@@ -167,12 +80,6 @@ class ContactCenter:
         await self.writer.started(i)
         self._wallboard_dirty = True
         return i
-
-    def get(self, interaction_id: str) -> Interaction:
-        try:
-            return self.interactions[interaction_id]
-        except KeyError:
-            raise NotFound(f"no live interaction {interaction_id}") from None
 
     async def start_self_service(self, interaction_id: str) -> None:
         i = self.get(interaction_id)
@@ -268,7 +175,6 @@ class ContactCenter:
         i.apply(InteractionEvent.COMPLETE, self.clock())
         await self._finish(i)
 
-    # --- agents ---------------------------------------------------------------------------
     async def agent_login(self, info: AgentInfo) -> None:
         async with self.lock:
             now = self.clock()
@@ -305,13 +211,6 @@ class ContactCenter:
             await self._apply(self.routing.agent_logout(user_id, self.clock()))
             await self._publish_agent_state(user_id)
 
-    def _known_agent(self, user_id: str) -> AgentInfo:
-        info = self.agents.get(user_id)
-        if info is None:
-            raise Conflict("log in to the console first (agent is not logged in)")
-        return info
-
-    # --- offers and conversations ---------------------------------------------------------
     async def accept(self, interaction_id: str, user_id: str) -> Interaction:
         async with self.lock:
             i = self.get(interaction_id)
@@ -472,345 +371,3 @@ class ContactCenter:
             await self._finish(i)
             await self._publish_agent_state(user_id)
             return i
-
-    def _owned(self, interaction_id: str, user_id: str) -> Interaction:
-        i = self.get(interaction_id)
-        if i.agent_id != user_id:
-            raise Forbidden("not your interaction")
-        if i.state != InteractionState.CONNECTED:
-            raise Conflict(f"interaction is {i.state.value}, not connected")
-        return i
-
-    @staticmethod
-    def _close_hold(i: Interaction, now: float) -> None:
-        """A hold still running when the leg ends counts up to now."""
-        if "hold_started" in i.attributes:
-            started = float(i.attributes.pop("hold_started"))
-            i.attributes["hold_s"] = float(i.attributes.get("hold_s", 0.0)) + now - started
-            i.attributes["held"] = False
-
-    async def _end_conversation(self, i: Interaction, now: float) -> None:
-        self._close_hold(i, now)
-        if i.state == InteractionState.CONNECTED:
-            i.apply(InteractionEvent.END, now)
-            if i.agent_id:
-                await self._apply(self.routing.end(i.id, i.agent_id, now))
-        i.attributes.setdefault("outcome", "answered")
-        await self.writer.updated(i)
-        await self._publish_interaction(i)
-        if i.agent_id:
-            await self._publish_agent_state(i.agent_id)
-
-    async def _wrap_up_timed_out(self, agent_id: str) -> None:
-        """The routing engine ended an agent's wrap-up on its timer: close the interactions
-        whose wrap-up ran out, without a disposition (the contact says so)."""
-        now = self.clock()
-        limit = self.routing.config.agents.wrap_up_timeout
-        for i in list(self.interactions.values()):
-            started = i.timestamps.get("wrap_up")
-            if (
-                i.agent_id == agent_id
-                and i.state == InteractionState.WRAP_UP
-                and started is not None
-                and now - started >= limit - 1e-6
-            ):
-                i.attributes["wrap_up_timed_out"] = True
-                i.apply(InteractionEvent.COMPLETE, now)
-                info = self.agents.get(agent_id)
-                if info is not None:
-                    info.current.discard(i.id)
-                    info.handled_today += 1
-                    info.handle_time_total += now - i.timestamps.get("first_connected", now)
-                await self._finish(i)
-
-    async def _finish(self, i: Interaction) -> None:
-        await self.writer.updated(i)
-        await self._publish_interaction(i)
-        self.interactions.pop(i.id, None)
-        self._wallboard_dirty = True
-
-    # --- decisions -> effects -------------------------------------------------------------
-    async def apply_decisions(self, decisions: list[Decision]) -> None:
-        """Turn decisions made outside this object (e.g. a config reload) into effects;
-        call with ``lock`` held."""
-        await self._apply(decisions)
-
-    async def _apply(self, decisions: list[Decision]) -> None:
-        for d in decisions:
-            try:
-                await self._apply_one(d)
-            except Exception:
-                log.exception("applying a routing decision failed", decision=repr(d))
-        if decisions:
-            self._wallboard_dirty = True
-
-    async def _apply_one(self, d: Decision) -> None:
-        if isinstance(d, Offer):
-            await self._offer(d)
-        elif isinstance(d, Requeue | OfferRevoked):
-            i = self.interactions.get(d.task_id)
-            if i is not None:
-                agent = self._revoke_offer_local(i)
-                if i.state == InteractionState.OFFERED:
-                    i.apply(InteractionEvent.OFFER_TIMEOUT, self.clock())
-                adapter = self.adapters.get(i.channel)
-                if adapter is not None and agent is not None:
-                    await adapter.revoke_offer(i, agent)
-        elif isinstance(d, AgentTimeout):
-            await self._publish(agent_topic(d.agent_id), "rona", {"interaction_id": d.task_id})
-            await self._publish_agent_state(d.agent_id)
-        elif isinstance(d, AgentStateChanged):
-            if d.reason == "wrap_up_timeout":
-                await self._wrap_up_timed_out(d.agent_id)
-            await self._publish_agent_state(d.agent_id)
-        elif isinstance(d, WorkDropped):
-            i = self.interactions.get(d.task_id)
-            if i is not None and i.state == InteractionState.WRAP_UP:
-                i.apply(InteractionEvent.COMPLETE, self.clock())
-                await self._finish(i)
-        elif isinstance(d, Announce):
-            i = self.interactions.get(d.task_id)
-            adapter = self.adapters.get(i.channel) if i else None
-            if i is not None and adapter is not None:
-                await adapter.announce(i, d.position, d.ewt or 0.0)
-        elif isinstance(d, Overflow | QueueFull | AfterHours):
-            i = self.interactions.get(d.task_id)
-            if i is None:
-                return
-            if d.action == "queue" and d.to_queue:
-                i.queue = d.to_queue
-                i.attributes.setdefault(
-                    "overflowed_from", getattr(d, "from_queue", getattr(d, "queue", None))
-                )
-            else:
-                i.attributes["outcome"] = {
-                    "voicemail": "voicemail",
-                    "callback": "callback_requested",
-                }.get(d.action, "overflow_disconnect")
-                adapter = self.adapters.get(i.channel)
-                if adapter is not None:
-                    await adapter.control(i, d.action, {"reason": type(d).__name__})
-                if not i.is_terminal:
-                    i.apply(
-                        InteractionEvent.COMPLETE
-                        if i.state == InteractionState.QUEUED
-                        else InteractionEvent.ABANDON,
-                        self.clock(),
-                    )
-                await self._finish(i)
-
-    async def _offer(self, d: Offer) -> None:
-        i = self.interactions.get(d.task_id)
-        if i is None:
-            return
-        now = self.clock()
-        i.apply(InteractionEvent.OFFER, now)
-        self.offers[i.id] = (d.agent_id, d.expires_at)
-        info = self.agents.get(d.agent_id)
-        if info is not None:
-            info.current.add(i.id)
-        routing_info = {
-            "queue": d.queue,
-            "channel": i.channel.value,
-            "waited_s": round(d.waited, 1),
-            "attempt": d.attempt,
-            "ivr_path": i.attributes.get("ivr_path", []),
-            "ivr_inputs": i.attributes.get("ivr_inputs", {}),
-            "ewt_at_arrival": i.attributes.get("ewt_at_arrival"),
-            "caller": i.attributes.get("caller_id") or i.attributes.get("from"),
-            "subject": i.attributes.get("subject"),
-        }
-        pop = await self.screen_pop(i.customer_id, routing_info)
-        await self._publish(
-            agent_topic(d.agent_id),
-            "offer",
-            {
-                "interaction": self._interaction_json(i),
-                "expires_at": d.expires_at,
-                "screen_pop": pop,
-            },
-        )
-        adapter = self.adapters.get(i.channel)
-        if adapter is not None:
-            await adapter.offer(i, d.agent_id, info.endpoint if info else None, d.expires_at)
-        await self._publish_agent_state(d.agent_id)
-
-    def _revoke_offer_local(self, i: Interaction) -> str | None:
-        offer = self.offers.pop(i.id, None)
-        if offer is None:
-            return None
-        info = self.agents.get(offer[0])
-        if info is not None:
-            info.current.discard(i.id)
-        self.bus_publish_later(agent_topic(offer[0]), "offer_revoked", {"interaction_id": i.id})
-        return offer[0]
-
-    def bus_publish_later(self, topic: str, kind: str, data: dict[str, Any]) -> None:
-        asyncio.get_running_loop().create_task(self._publish(topic, kind, data))
-
-    # --- publishing -----------------------------------------------------------------------
-    async def _publish(self, topic: str, kind: str, data: dict[str, Any]) -> None:
-        try:
-            await self.bus.publish(topic, {"type": kind, "data": data})
-        except Exception:
-            log.warning("bus publish failed", topic=topic, kind=kind, exc_info=True)
-
-    @staticmethod
-    def _interaction_json(i: Interaction) -> dict[str, Any]:
-        return {
-            "id": i.id,
-            "channel": i.channel.value,
-            "direction": i.direction.value,
-            "state": i.state.value,
-            "queue": i.queue,
-            "priority": i.priority,
-            "customer_id": i.customer_id,
-            "agent_id": i.agent_id,
-            "contact_id": i.contact_id,
-            "disposition": i.disposition,
-            "held": bool(i.attributes.get("held")),
-            "caller": i.attributes.get("caller_id") or i.attributes.get("from"),
-            "timestamps": i.timestamps,
-        }
-
-    async def _publish_interaction(self, i: Interaction) -> None:
-        if i.agent_id:
-            await self._publish(agent_topic(i.agent_id), "interaction", self._interaction_json(i))
-        self._wallboard_dirty = True
-
-    def agent_state_json(
-        self, user_id: str, snap: dict[str, Any] | None = None, display_name: str | None = None
-    ) -> dict[str, Any]:
-        """One agent's line on the wallboard / console header. ``snap`` is the routing
-        snapshot when building many at once (one snapshot per wallboard, not per agent)."""
-        info = self.agents.get(user_id)
-        agents = (snap or self.routing.snapshot())["agents"]
-        a = agents.get(user_id)
-        now = self.clock()
-        return {
-            "id": user_id,
-            "name": info.display_name if info else (display_name or user_id),
-            "state": a["state"] if a else "logged_out",
-            "reason": a["reason"] if a else None,
-            "since": a["since"] if a else None,
-            "time_in_state": round(now - a["since"], 1) if a else 0.0,
-            "occupancy": round(a["occupancy"], 3) if a else 0.0,
-            "queues": a["queues"] if a else [],
-            "interactions": sorted(info.current) if info else [],
-            "handled_today": info.handled_today if info else 0,
-            "aht": round(info.handle_time_total / info.handled_today, 1)
-            if info and info.handled_today
-            else None,
-        }
-
-    async def _publish_agent_state(self, user_id: str) -> None:
-        await self._publish(agent_topic(user_id), "agent_state", self.agent_state_json(user_id))
-        self._wallboard_dirty = True
-
-    async def agent_snapshot(self, user_id: str, display_name: str | None = None) -> dict[str, Any]:
-        held = [
-            self._interaction_json(i) for i in self.interactions.values() if i.agent_id == user_id
-        ]
-        offers = []
-        for iid, (agent_id, expires) in self.offers.items():
-            if agent_id == user_id and iid in self.interactions:
-                i = self.interactions[iid]
-                pop = await self.screen_pop(
-                    i.customer_id,
-                    {
-                        "queue": i.queue,
-                        "channel": i.channel.value,
-                        "ivr_path": i.attributes.get("ivr_path", []),
-                        "caller": i.attributes.get("caller_id"),
-                    },
-                )
-                offers.append(
-                    {
-                        "interaction": self._interaction_json(i),
-                        "expires_at": expires,
-                        "screen_pop": pop,
-                    }
-                )
-        return {
-            "agent": self.agent_state_json(user_id, display_name=display_name),
-            "interactions": held,
-            "offers": offers,
-            "dispositions": list(self.dispositions),
-            "not_ready_reasons": self.not_ready_reasons,
-        }
-
-    WALLBOARD_INTERACTIONS = 500
-
-    def _wallboard_interactions(self) -> list[Interaction]:
-        """The interactions a supervisor can act on, bounded so a floor with thousands
-        waiting still fits one frame: every one with an agent first, then the longest
-        waiting."""
-        with_agent = [i for i in self.interactions.values() if i.agent_id or i.id in self.offers]
-        room = max(0, self.WALLBOARD_INTERACTIONS - len(with_agent))
-        waiting = heapq.nsmallest(
-            room,
-            (i for i in self.interactions.values() if i.state == InteractionState.QUEUED),
-            key=lambda i: i.timestamps.get("first_queued", 0.0),
-        )
-        return (with_agent + waiting)[: self.WALLBOARD_INTERACTIONS]
-
-    @property
-    def not_ready_reasons(self) -> list[str]:
-        """The configured reason codes (routing.toml), for consoles and wallboards."""
-        return sorted(self.routing.config.agents.not_ready_reasons)
-
-    async def wallboard_snapshot(self) -> dict[str, Any]:
-        now = self.clock()
-        queues = []
-        for name in self.routing.config.queues:
-            q = self.routing.queue_stats(name, now)
-            queues.append(
-                {
-                    "queue": q.queue,
-                    "waiting": q.waiting,
-                    "oldest_wait": round(q.oldest_wait, 1),
-                    "agents_staffed": q.agents_staffed,
-                    "agents_available": q.agents_available,
-                    "ewt": None if q.ewt_new_arrival is None else round(q.ewt_new_arrival, 1),
-                    "last_15m": asdict(q.last_15m),
-                    "last_1h": asdict(q.last_1h),
-                    "today": asdict(q.today),
-                }
-            )
-        snap = self.routing.snapshot()
-        agents = [self.agent_state_json(uid, snap) for uid in self.agents]
-        live = [self._interaction_json(i) for i in self._wallboard_interactions()]
-        return {
-            "at": now,
-            "queues": queues,
-            "agents": agents,
-            "interactions": live,
-            "interactions_total": len(self.interactions),
-            "not_ready_reasons": self.not_ready_reasons,
-        }
-
-    # --- timers ---------------------------------------------------------------------------
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_interval)
-            try:
-                async with self.lock:
-                    await self._apply(self.routing.tick(self.clock()))
-            except Exception:
-                log.exception("routing tick failed")
-
-    async def _wallboard_publisher(self) -> None:
-        while True:
-            await asyncio.sleep(self.wallboard_interval)
-            # Time in state and waits grow even without events: refresh while anyone works.
-            if not self._wallboard_dirty and not self.interactions and not self.agents:
-                continue
-            self._wallboard_dirty = False
-            try:
-                state = await self.wallboard_snapshot()
-                await self._publish(WALLBOARD_TOPIC, "wallboard", state)
-                self.on_wallboard(state)
-                for alert in self.alerts.evaluate(state):
-                    await self._publish(ALERTS_TOPIC, "alert", alert)
-            except Exception:
-                log.exception("wallboard snapshot failed")
