@@ -1,10 +1,10 @@
 """The live contact center: interactions, agents and the routing engine, turned into I/O.
 
-This is the one place where routing decisions become effects: an ``Offer`` reserves an agent,
-builds the screen pop and pushes it to the agent's console (and rings their phone through
-the voice adapter); a ``Requeue`` after RONA tells the console the offer is gone; an
-``Announce`` goes to the waiting customer. Channels report back through the public methods
-(``accepted``, ``customer_left``, ``ended``…); consoles through the same methods via the API.
+Three layers, one object: :mod:`.live_state` (state, publishing, console and wallboard
+views), :mod:`.decision_effects` (routing decisions become offers, screen pops, rings,
+announcements) and this module, the API: channels report what customers do
+(``new_interaction``, ``enqueue``, ``customer_left``, ``agent_answered``…) and consoles what
+agents do (``accept``, ``hang_up``, ``control``, ``transfer_to_queue``, ``wrap_up``…).
 
 All state lives in this object and in the sans-I/O cores it holds; all time comes from
 ``clock`` so tests can drive it. A background ticker calls ``routing.tick`` for timers
