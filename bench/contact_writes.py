@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.contact_writes [--quick] [--rows N] [--backend sqlite|postgresql|both]
         [--journal main|file]
 
-``--journal file`` keeps SQLite's journal in the separate file too (the PostgreSQL layout),
-to compare with the default journal in the main database's ``outbox`` table.
+``--journal main`` puts SQLite's journal in the main database's ``outbox`` table (the outbox's
+``journal_in_main_db=True``), to compare with the default separate journal file.
 
 Each contact goes ``put`` -> journal (fsync'd group commit) -> drainer -> main database.
 *rows/s* is rows over the time from the first put until the last row is committed in the main
@@ -88,7 +88,7 @@ async def run_one(
     per_put: int,
     journal: Path,
     rate: float = 0.0,
-    journal_in_main_db: bool = True,
+    journal_in_main_db: bool = False,
 ) -> dict[str, Any]:
     """Write ``rows`` contacts; ``rate`` > 0 paces the producers to that many rows/s in
     total (an offered load below capacity, where commit lag is not just queueing)."""
@@ -171,7 +171,7 @@ async def _pg_exec(sql: str) -> None:
 
 
 async def bench_backend(
-    backend: str, rows: int, modes: list[tuple[int, int]], journal_in_main_db: bool = True
+    backend: str, rows: int, modes: list[tuple[int, int]], journal_in_main_db: bool = False
 ) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     # As fast as possible first; then paced at 60% of the best rate seen, for the lag.
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="small run (20,000 rows)")
     ap.add_argument("--rows", type=int, default=None)
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    ap.add_argument("--journal", choices=["main", "file"], default="main")
+    ap.add_argument("--journal", choices=["main", "file"], default="file")
     args = ap.parse_args(argv)
     rows = args.rows or (20_000 if args.quick else 200_000)
     # (concurrent producers, rows per put): single-row puts from many interactions, and

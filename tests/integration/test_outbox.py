@@ -259,9 +259,15 @@ async def test_writes_arrive_in_order_in_batches(env: Env) -> None:
 
 
 @pytest.mark.slow
-async def test_outage_mid_stream_loses_nothing(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("in_main", [False, True], ids=["journal_file", "journal_in_main_db"])
+async def test_outage_mid_stream_loses_nothing(
+    env: Env, caplog: pytest.LogCaptureFixture, in_main: bool
+) -> None:
+    if in_main and not env.url.startswith("sqlite"):
+        pytest.skip("the journal lives in the main database on SQLite only")
     caplog.set_level(logging.INFO, logger="ccserver.crm.outbox")
-    outbox = env.outbox(batch_size=50, flush_interval=0.001)
+    # In the main database, puts made while it is locked go to the journal file.
+    outbox = env.outbox(batch_size=50, flush_interval=0.001, journal_in_main_db=in_main)
     await outbox.start()
     payloads = [contact(i) for i in range(600)]
     try:

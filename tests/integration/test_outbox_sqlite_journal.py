@@ -1,4 +1,5 @@
-"""On SQLite the outbox journals in the main database's own ``outbox`` table and drains it
+"""With ``journal_in_main_db=True`` on SQLite the outbox journals in the main database's own
+``outbox`` table and drains it
 with SQL (``INSERT … SELECT`` from the journal rows): records are durable there when put
 returns, survive a restart, keep their exact values, and values the SQL cannot convert
 exactly take the Python path (which converts or refuses them as before)."""
@@ -73,7 +74,7 @@ async def test_put_is_durable_in_the_main_database_and_survives_a_restart(
     engine = create_engine(sqlite_url)
     journal = tmp_path / "outbox.journal"
     # A drainer that waits long for a fuller batch: the records sit in the journal.
-    first = Outbox(engine, journal, batch_size=10_000, flush_interval=30.0)
+    first = Outbox(engine, journal, batch_size=10_000, flush_interval=30.0, journal_in_main_db=True)
     await first.start()
     await first.put_many("contact.insert", payloads[:200])
     for p in payloads[200:]:
@@ -83,7 +84,7 @@ async def test_put_is_durable_in_the_main_database_and_survives_a_restart(
     assert _main_journal_count(sqlite_url) == 300
     assert await _contacts(sqlite_url) == {}
 
-    second = Outbox(engine, journal)
+    second = Outbox(engine, journal, journal_in_main_db=True)
     await second.start()
     try:
         assert second.status().pending == 300
@@ -127,7 +128,7 @@ async def test_values_sql_cannot_convert_exactly_take_the_python_path(
     poison = full_contact(5, started_at="2026-02-30T09:00:00+00:00")
     after = full_contact(6)
     engine = create_engine(sqlite_url)
-    outbox = Outbox(engine, tmp_path / "outbox.journal")
+    outbox = Outbox(engine, tmp_path / "outbox.journal", journal_in_main_db=True)
     await outbox.start()
     try:
         await outbox.put_many("contact.insert", [*good, poison, after])
@@ -149,12 +150,10 @@ async def test_values_sql_cannot_convert_exactly_take_the_python_path(
     assert _main_journal_count(sqlite_url) == 0
 
 
-async def test_journal_file_only_when_asked(sqlite_url: str, tmp_path: Path) -> None:
+async def test_journal_file_by_default(sqlite_url: str, tmp_path: Path) -> None:
     await upgrade(sqlite_url)
     engine = create_engine(sqlite_url)
-    outbox = Outbox(
-        engine, tmp_path / "j", batch_size=10_000, flush_interval=30.0, journal_in_main_db=False
-    )
+    outbox = Outbox(engine, tmp_path / "j", batch_size=10_000, flush_interval=30.0)
     await outbox.start()
     try:
         await outbox.put("contact.insert", full_contact(1))
