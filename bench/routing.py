@@ -99,6 +99,8 @@ def run(
     if freeze:
         gc.freeze()  # long-lived floor state leaves the young generations (runtime tip)
     default_threshold = gc.get_threshold()
+    gc_pauses = GcPauses()
+    gc.callbacks.append(gc_pauses)
     if gc_threshold:  # fewer young collections: each decision allocates a few objects
         gc.set_threshold(gc_threshold, *default_threshold[1:])
     latencies: list[int] = []  # wall-clock ns per call
@@ -140,6 +142,7 @@ def run(
                     held.append((d.task_id, d.agent_id))
     loop_cpu = time.process_time() - cpu0
     gc.set_threshold(*default_threshold)
+    gc.callbacks.remove(gc_pauses)
     position_first_ns, position_ns = time_positions(engine, n, now, rng)
     elapsed_ns = sum(latencies)
     latencies.sort()
@@ -170,7 +173,31 @@ def run(
         "load_average": round(os.getloadavg()[0], 2),
         "gc_freeze": freeze,
         "gc_threshold0": gc_threshold or default_threshold[0],
+        # time inside the collector during the timed loop (wall clock, per generation)
+        "gc_collections": gc_pauses.count,
+        "gc_total_ms": {g: round(ns / 1e6, 1) for g, ns in gc_pauses.total_ns.items()},
+        "gc_max_ms": round(gc_pauses.max_ns / 1e6, 2),
     }
+
+
+class GcPauses:
+    """gc.callbacks hook: how many collections per generation, and how long they took."""
+
+    def __init__(self) -> None:
+        self.count = {0: 0, 1: 0, 2: 0}
+        self.total_ns = {0: 0, 1: 0, 2: 0}
+        self.max_ns = 0
+        self._start = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter_ns()
+            return
+        spent = time.perf_counter_ns() - self._start
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.total_ns[generation] += spent
+        self.max_ns = max(self.max_ns, spent)
 
 
 def time_positions(
