@@ -21,7 +21,7 @@ from agents.states import (
     WorkPhase,
     next_presence,
     next_work_phase,
-    summary_of,
+    summarise,
 )
 
 
@@ -61,7 +61,6 @@ class Agent:
 
     __slots__ = (
         "_open",
-        "_phase_counts",
         "_was_ready",
         "id",
         "load",
@@ -96,10 +95,6 @@ class Agent:
         # open_keys() answer, valid while presence/work are unchanged (every change goes
         # through _resummarise, which drops it) and for this very profile and policy
         self._open: tuple[AgentProfile, AgentPolicy, list[str]] | None = None
-        # How many held items are in each live phase: the summary state is then a few
-        # lookups instead of a pass over ``work`` on every work change. Same answer as
-        # summarise(presence, phases of work) (tests check it).
-        self._phase_counts: dict[WorkPhase, int] = dict.fromkeys(LIVE_PHASES, 0)
 
     # --- read side ---------------------------------------------------------------------
     @property
@@ -193,7 +188,6 @@ class Agent:
             raise CapacityExceeded(f"agent {self.id} already holds {task_id}")
         self.work[task_id] = WorkItem(task_id, key, WorkPhase.RESERVED, now, expires_at)
         self.load[key] = self.load.get(key, 0) + 1
-        self._phase_counts[WorkPhase.RESERVED] += 1
         self._resummarise(now)
 
     def accept(self, task_id: str, now: float) -> None:
@@ -228,9 +222,6 @@ class Agent:
         if item is not None and item.phase is WorkPhase.BUSY:
             # validates BUSY -(end)-> WRAP_UP; the _work call below checks the rest
             item.phase = next_work_phase(item.phase, WorkEvent.END)
-            counts = self._phase_counts
-            counts[WorkPhase.BUSY] -= 1
-            counts[WorkPhase.WRAP_UP] += 1
         self._work(task_id, WorkEvent.WRAP_UP_DONE, now, deadline=None)
 
     def phase_of(self, task_id: str) -> WorkPhase | None:
@@ -266,33 +257,17 @@ class Agent:
                 f"agent {self.id} holds no work for task {task_id}",
                 details={"agent_id": self.id, "task_id": task_id, "event": event.value},
             )
-        old = item.phase
-        item.phase = new = next_work_phase(old, event)
+        item.phase = next_work_phase(item.phase, event)
         item.since = now
         item.deadline = deadline
-        counts = self._phase_counts
-        counts[old] -= 1  # old is live: only live items are in ``work``
-        if new in LIVE_PHASES:
-            counts[new] += 1
-        else:
+        if item.phase not in LIVE_PHASES:
             del self.work[task_id]
             self.load[item.capacity_key] -= 1
         self._resummarise(now)
 
     def _resummarise(self, now: float) -> None:
         self._open = None  # presence or load may have moved
-        presence, counts = self.presence, self._phase_counts
-        # summary_of(presence, counts), inlined: this runs on every work change
-        if presence is Presence.LOGGED_OUT or presence is Presence.DISCONNECTED:
-            new = summary_of(presence, counts)
-        elif counts[WorkPhase.BUSY]:
-            new = AgentState.BUSY
-        elif counts[WorkPhase.RESERVED]:
-            new = AgentState.RESERVED
-        elif counts[WorkPhase.WRAP_UP]:
-            new = AgentState.WRAP_UP
-        else:
-            new = summary_of(presence, counts)
+        new = summarise(self.presence, (w.phase for w in self.work.values()))
         if new is not self.state:
             self._account(now)
             self.state = new

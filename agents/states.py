@@ -26,7 +26,7 @@ ready/not-ready/logout), ``ready``/``not_ready`` (agent events), ``busy`` (conve
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from agents.errors import IllegalAgentTransition
 
@@ -165,22 +165,5 @@ def summarise(presence: Presence, phases: Iterable[WorkPhase]) -> AgentState:
     if reserved:
         return AgentState.RESERVED
     if wrap_up:
-        return AgentState.WRAP_UP
-    return _PRESENCE_STATE[presence]
-
-
-_SHOWS_PRESENCE_ONLY = frozenset({Presence.LOGGED_OUT, Presence.DISCONNECTED})
-
-
-def summary_of(presence: Presence, phase_counts: Mapping[WorkPhase, int]) -> AgentState:
-    """:func:`summarise` from per-phase counts of the held items (O(1); the agent keeps
-    the counts up to date on every work change)."""
-    if presence in _SHOWS_PRESENCE_ONLY:
-        return _PRESENCE_STATE[presence]
-    if phase_counts[WorkPhase.BUSY]:
-        return AgentState.BUSY
-    if phase_counts[WorkPhase.RESERVED]:
-        return AgentState.RESERVED
-    if phase_counts[WorkPhase.WRAP_UP]:
         return AgentState.WRAP_UP
     return _PRESENCE_STATE[presence]
