@@ -224,7 +224,7 @@ def test_complete_from_wrap_up_and_refusals() -> None:
 
 
 def test_summary_state_tracks_work_through_random_moves() -> None:
-    """The agent's kept per-phase counts give the same state as summarising its work."""
+    """Whatever the moves, the summary state equals summarise(presence, held phases)."""
     import random
 
     from agents import summarise
