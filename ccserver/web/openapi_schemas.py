@@ -314,7 +314,9 @@ CONSOLE_SCHEMAS: dict[str, Schema] = {
     ),
     "Control": _body(
         {
-            "action": {"enum": ["hold", "unhold", "hangup", "survey", "record", "stop_record", "dtmf"]},
+            "action": {
+                "enum": ["hold", "unhold", "hangup", "survey", "record", "stop_record", "dtmf"]
+            },
             "digits": null({"type": "string", "pattern": "^[0-9*#]{1,32}$"}),
         },
         ("action",),

@@ -350,9 +350,16 @@ def _with_path_parameters(items: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_spec(version: str) -> dict[str, Any]:
+    from ccserver.web.openapi_simulator import SIMULATOR_SCHEMAS, simulator_paths
     from ccserver.web.openapi_workflows import channel_paths, workflow_paths, workflow_schemas
 
-    every_path = {**paths(), **console_paths(), **workflow_paths(), **channel_paths()}
+    every_path = {
+        **paths(),
+        **console_paths(),
+        **workflow_paths(),
+        **channel_paths(),
+        **simulator_paths(),
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -368,7 +375,12 @@ def build_spec(version: str) -> dict[str, Any]:
         "security": [{"session": []}, {"token": []}],
         "paths": _with_path_parameters(every_path),
         "components": {
-            "schemas": {**SCHEMAS, **CONSOLE_SCHEMAS, **workflow_schemas()},
+            "schemas": {
+                **SCHEMAS,
+                **CONSOLE_SCHEMAS,
+                **workflow_schemas(),
+                **SIMULATOR_SCHEMAS,
+            },
             "parameters": PARAMETERS,
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "ccs_session"},

@@ -11,6 +11,7 @@ from ccserver.web import (
     routes_console,
     routes_crm,
     routes_reports,
+    routes_simulator,
     routes_workflows,
 )
 
@@ -23,3 +24,4 @@ def install(app: web.Application) -> None:
     routes_workflows.add_routes(app)
     routes_reports.add_routes(app)
     text_channels.add_routes(app)
+    routes_simulator.add_routes(app)

@@ -535,3 +535,28 @@ def test_agent_chats_with_a_customer_in_the_chat_pane(
         customer.close()
         ctx.close()
         sup_ctx.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_supervisor_places_a_simulated_call_from_the_wallboard(
+    live_server: LiveServer, browser: Any, seeded: dict[str, Any]
+) -> None:
+    """The built-in simulator's caller panel: a new user can try a call without a phone."""
+    assert live_server.app is not None
+    simulator = live_server.app[SERVICES].extras["voice"].simulator
+    before = set(simulator.channels)
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = ctx.new_page()
+        _login(page, live_server.url, "/supervisor", "sam")
+        panel = page.get_by_role("region", name="Simulated caller")
+        expect(panel).to_be_visible()
+        page.get_by_label("Caller", exact=True).fill("+81312345678")
+        page.get_by_label("IVR digits").fill("10")
+        page.get_by_role("button", name="Place call").click()
+        expect(page.locator("#status")).to_contain_text("Simulated call placed from +81312345678")
+        assert set(simulator.channels) - before, "the simulator did not dial in"
+        assert _unnamed_controls(page) == []
+    finally:
+        ctx.close()

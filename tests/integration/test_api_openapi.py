@@ -323,6 +323,12 @@ async def test_real_responses_validate_against_the_document(harness: Harness) ->
     assert (await conf.call(leaving, "POST", "/api/v1/auth/logout"))[1] == {"ok": True}
     assert (await conf.call(leaving, "GET", "/api/v1/auth/me"))[0] == 401
 
+    # This harness runs with asterisk.mode = "off": the simulator API answers 404 (its 201
+    # answers are validated in tests/e2e/test_call_simulated_from_api.py).
+    assert (await conf.call(sup, "GET", "/api/v1/simulator"))[0] == 404
+    call = {"caller": "+15551230000"}
+    assert (await conf.call(sup, "POST", "/api/v1/simulator/calls", json=call))[0] == 404
+
     await _workflows_reports_and_channels(conf, harness, admin)
     assert conf.operations() - conf.covered == set(), "documented operations never exercised"
 
