@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source .ci/venv.sh
 ensure_venv ""
+# A trial should work at any hour: queues open around the clock unless told otherwise.
+export CCSERVER_ROUTING__ALWAYS_OPEN="${CCSERVER_ROUTING__ALWAYS_OPEN:-true}"
 exec .venv/bin/ccserver run --seed-demo-if-empty "$@"

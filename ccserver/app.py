@@ -128,17 +128,17 @@ async def _contact_center(app: web.Application) -> AsyncIterator[None]:
     """Routing engine + live contact center + WebSocket hub (consoles and wallboards)."""
     from functools import partial
 
+    from ccserver.runtime import routing_config
     from ccserver.runtime.contact_center import ContactCenter
     from ccserver.runtime.contacts_writer import ContactsWriter
     from ccserver.runtime.screen_pop import build_screen_pop
     from ccserver.web.hub import setup_hub_metrics
     from ccserver.web.routes_console import CONTACT_CENTER
-    from routing.config import load_routing_config
     from routing.engine import RoutingEngine
 
     services = app[SERVICES]
     settings = services.settings
-    engine = RoutingEngine(load_routing_config(settings.paths.routing))
+    engine = RoutingEngine(await routing_config.load_async(settings))
     cc = ContactCenter(
         engine,
         services.require_bus(),

@@ -58,6 +58,12 @@ class AsteriskSettings(_Section):
     simulator_port: int = Field(5038, ge=0, le=65535)
 
 
+class RoutingSettings(_Section):
+    # Trials and demos: every queue open around the clock (business hours and holidays of
+    # routing.toml ignored). ./run.sh turns it on; leave it off in production.
+    always_open: bool = False
+
+
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
@@ -115,6 +121,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     bus: BusSettings = BusSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+    routing: RoutingSettings = RoutingSettings()
     logging: LoggingSettings = LoggingSettings()
     security: SecuritySettings = SecuritySettings()
     crm: CrmSettings = CrmSettings()

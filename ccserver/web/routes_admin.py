@@ -7,13 +7,10 @@ force (routing keeps its old config; each IVR flow keeps its previous version).
 
 from __future__ import annotations
 
-import asyncio
-import tomllib
 from typing import Any
 
 from aiohttp import web
 
-from ccserver.errors import ConfigError
 from ccserver.logs import get_logger
 from ccserver.web.auth import require
 
@@ -22,18 +19,16 @@ log = get_logger(__name__)
 
 async def reload_configuration(app: web.Application) -> dict[str, Any]:
     from ccserver.app import SERVICES
+    from ccserver.runtime import routing_config
     from ccserver.web.routes_console import CONTACT_CENTER
     from ivr.registry import FlowRegistry
 
     services = app[SERVICES]
     cc = app[CONTACT_CENTER]
     path = services.settings.paths.routing
-    try:
-        data = tomllib.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{path}: {e}", details={"file": str(path)}) from None
+    config = await routing_config.load_async(services.settings)  # refuses a bad file
     async with cc.lock:
-        decisions = cc.routing.reload_from(data, str(path))
+        decisions = cc.routing.reload(config)
         await cc.apply_decisions(decisions)
     result: dict[str, Any] = {
         "routing": {"file": str(path), "queues": sorted(cc.routing.config.queues)}
