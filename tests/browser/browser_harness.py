@@ -9,6 +9,7 @@ the call to do (hold, monitor) without depending on the state of a simulated pho
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -66,6 +67,18 @@ UNNAMED_CONTROLS_JS = """() => [...document.querySelectorAll('button, input, sel
     return !name;
   })
   .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def login(page: Any, base: str, path: str, username: str) -> None:
+    """Open ``path``, get sent to the login page, log in as ``username``, land on ``path``."""
+    from playwright.sync_api import expect
+
+    page.goto(base + path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(base + path)
 
 
 def unnamed_controls(page: Any) -> list[str]:

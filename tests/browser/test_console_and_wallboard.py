@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 import pytest
-from browser_harness import ARTIFACTS, PASSWORD, LiveServer, unnamed_controls
+from browser_harness import ARTIFACTS, PASSWORD, LiveServer, login, unnamed_controls
 from sqlalchemy import select
 
 from ccserver.app import SERVICES
@@ -75,15 +75,6 @@ def seeded(live_server: LiveServer) -> dict[str, Any]:
     return live_server.call(_seed(live_server))
 
 
-def _login(page: Page, base: str, path: str, username: str) -> None:
-    page.goto(base + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(base + path)
-
-
 def _unnamed_controls(page: Page) -> list[str]:
     """Controls a screen reader would announce without a name."""
     return unnamed_controls(page)
@@ -121,12 +112,12 @@ def test_agent_and_supervisor_handle_a_call_live(
         for p in (agent, sup):
             p.on("pageerror", lambda e: errors.append(str(e)))
 
-        _login(agent, base, "/console", "alice")
+        login(agent, base, "/console", "alice")
         expect(agent.locator("#agent-name")).to_have_text("Alice Martin")
         expect(agent.locator("#agent-state")).to_have_text("not ready")
         expect(agent.locator("#link")).to_have_attribute("aria-label", "Connection: open")
 
-        _login(sup, base, "/supervisor", "sam")
+        login(sup, base, "/supervisor", "sam")
         alice_row = sup.locator(f'tr[data-agent="{seeded["agent_id"]}"]')
         expect(alice_row.locator(".agent-state")).to_have_text("not ready")
 
@@ -255,7 +246,7 @@ def test_unknown_caller_reject_create_customer_search_and_transfer(
         page.get_by_role("button", name="Log in").click()
         expect(page.locator("#status")).to_contain_text("wrong user name or password")
         expect(page.get_by_label("Password")).to_have_value("")
-        _login(page, base, "/console", "bob")
+        login(page, base, "/console", "bob")
         expect(page.locator("#link")).to_have_attribute("aria-label", "Connection: open")
         page.get_by_role("button", name="Ready", exact=True).click()
         expect(page.locator("#agent-state")).to_have_text("ready")
@@ -363,7 +354,7 @@ def test_supervisor_moves_a_waiting_call_forces_an_agent_and_sees_alerts(
         sup = ctx.new_page()
         errors: list[str] = []
         sup.on("pageerror", lambda e: errors.append(str(e)))
-        _login(sup, server.url, "/supervisor", "sam")
+        login(sup, server.url, "/supervisor", "sam")
         expect(sup.locator("#link")).to_have_attribute("aria-label", "Connection: open")
         expect(sup.locator('svg[aria-label^="support: waiting"]')).to_have_count(1)
 
@@ -480,7 +471,7 @@ def test_agent_chats_with_a_customer_in_the_chat_pane(
         page = ctx.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        _login(page, server.url, "/console", "bob")
+        login(page, server.url, "/console", "bob")
         expect(page.locator("#link")).to_have_attribute("aria-label", "Connection: open")
         if page.locator("#agent-state").inner_text() != "ready":
             page.get_by_role("button", name="Ready", exact=True).click()
@@ -513,7 +504,7 @@ def test_agent_chats_with_a_customer_in_the_chat_pane(
         # A supervisor reads along and whispers; only the agent sees the whisper.
         sup = sup_ctx.new_page()
         sup.on("pageerror", lambda e: errors.append(str(e)))
-        _login(sup, server.url, "/supervisor", "sam")
+        login(sup, server.url, "/supervisor", "sam")
         row = sup.locator(f'tr[data-interaction="{chat_id}"]')
         row.get_by_role("button", name="Transcript").click()
         expect(sup.locator("#transcript-lines")).to_contain_text(hostile)
@@ -549,7 +540,7 @@ def test_supervisor_places_a_simulated_call_from_the_wallboard(
     ctx = browser.new_context(viewport={"width": 1366, "height": 768})
     try:
         page = ctx.new_page()
-        _login(page, live_server.url, "/supervisor", "sam")
+        login(page, live_server.url, "/supervisor", "sam")
         panel = page.get_by_role("region", name="Simulated caller")
         expect(panel).to_be_visible()
         page.get_by_label("Caller", exact=True).fill("+81312345678")

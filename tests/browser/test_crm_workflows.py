@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 import pytest
-from browser_harness import ARTIFACTS, PASSWORD, LiveServer, unnamed_controls
+from browser_harness import ARTIFACTS, PASSWORD, LiveServer, login, unnamed_controls
 from sqlalchemy import select
 
 from ccserver.app import SERVICES
@@ -32,7 +32,7 @@ from ccserver.domain import Channel
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 try:
-    from playwright.sync_api import Page, expect
+    from playwright.sync_api import expect
 except ImportError:  # pragma: no cover - playwright is a dev dependency
     pytest.skip("playwright is not installed", allow_module_level=True)
 
@@ -68,15 +68,6 @@ async def _seed(server: LiveServer) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def seeded(live_server: LiveServer) -> dict[str, Any]:
     return live_server.call(_seed(live_server))
-
-
-def _login(page: Page, base: str, path: str, username: str) -> None:
-    page.goto(base + path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(base + path)
 
 
 async def _call(server: LiveServer, customer_id: str) -> tuple[str, str]:
@@ -126,9 +117,9 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         for p in (agent, sup):
             p.on("pageerror", lambda e: errors.append(str(e)))
 
-        _login(agent, base, "/console", "carol")
+        login(agent, base, "/console", "carol")
         expect(agent.locator("#link")).to_have_attribute("aria-label", "Connection: open")
-        _login(sup, base, "/supervisor", "sue")
+        login(sup, base, "/supervisor", "sue")
         expect(sup.locator("#link")).to_have_attribute("aria-label", "Connection: open")
 
         # --- the agent takes a call and files a complaint from the screen pop -------------
