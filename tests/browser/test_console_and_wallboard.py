@@ -551,3 +551,35 @@ def test_supervisor_places_a_simulated_call_from_the_wallboard(
         assert _unnamed_controls(page) == []
     finally:
         ctx.close()
+
+
+async def _dana_ready(server: LiveServer) -> str:
+    view = await UserService(server.sessions()).create_user(
+        "dana", PASSWORD, role="agent", display_name="Dana Kim"
+    )
+    return view.id
+
+
+def test_agent_ends_a_call_with_the_survey(
+    live_server: LiveServer, browser: Any, seeded: dict[str, Any]
+) -> None:
+    """The console's "End with survey" leaves the caller to the keypad survey (the voice
+    channel is asked for it) and puts the agent in wrap-up."""
+    server = live_server
+    dana = server.call(_dana_ready(server))
+    server.call(_only_agent(server, dana))
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = ctx.new_page()
+        login(page, server.url, "/console", "dana")
+        page.keyboard.press("Alt+R")
+        iid = server.call(_call(server, seeded["customer_id"]))
+        page.locator(".card.offer").get_by_role("button", name="Accept").click()
+        card = page.locator(f'.card.interaction[data-id="{iid}"]')
+        expect(card).to_contain_text("connected")
+        card.get_by_role("button", name="End with survey").click()
+        expect(page.locator("#wrapup")).to_be_visible()
+        assert "survey" in server.voice.actions(iid)
+        assert server.cc.get(iid).state == InteractionState.WRAP_UP
+    finally:
+        ctx.close()

@@ -194,6 +194,8 @@ function renderInteractions() {
             ? h("button", { type: "button", "aria-pressed": "true", onclick: () => record(i.id, false) }, "Stop recording")
             : h("button", { type: "button", "aria-pressed": "false", onclick: () => record(i.id, true) }, "Record"),
           h("button", { type: "button", class: "danger", onclick: () => control(i.id, "hangup") }, "Hang up"),
+          // The customer stays on the line for the keypad survey (CSAT, NPS); you wrap up.
+          h("button", { type: "button", onclick: () => control(i.id, "survey") }, "End with survey"),
           transferForm(i),
           dtmfForm(i),
         );
