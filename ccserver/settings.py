@@ -79,6 +79,8 @@ class SecuritySettings(_Section):
 
 class CrmSettings(_Section):
     default_region: str = Field("US", min_length=2, max_length=2)
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_attachments: int = Field(10, ge=1, le=100)  # per complaint
 
 
 class PathSettings(_Section):

@@ -277,6 +277,9 @@ class Complaint(Base):
     customer_accepted: Mapped[bool | None] = mapped_column()
     customer_rating: Mapped[int | None] = mapped_column(SmallInteger)
     history: Mapped[list[Any]] = mapped_column(default=list)
+    # Files the customer or the agent attached: {id, name, content_type, size, sha256, at, by}
+    # (migration 0003); the bytes live under data_dir/attachments/complaint/<complaint id>/.
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column()

@@ -350,6 +350,7 @@ def _with_path_parameters(items: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_spec(version: str) -> dict[str, Any]:
+    from ccserver.web.openapi_attachments import ATTACHMENT_SCHEMAS, attachment_paths
     from ccserver.web.openapi_simulator import SIMULATOR_SCHEMAS, simulator_paths
     from ccserver.web.openapi_workflows import channel_paths, workflow_paths, workflow_schemas
 
@@ -359,6 +360,7 @@ def build_spec(version: str) -> dict[str, Any]:
         **workflow_paths(),
         **channel_paths(),
         **simulator_paths(),
+        **attachment_paths(),
     }
     return {
         "openapi": "3.1.0",
@@ -380,6 +382,7 @@ def build_spec(version: str) -> dict[str, Any]:
                 **CONSOLE_SCHEMAS,
                 **workflow_schemas(),
                 **SIMULATOR_SCHEMAS,
+                **ATTACHMENT_SCHEMAS,
             },
             "parameters": PARAMETERS,
             "securitySchemes": {

@@ -151,6 +151,9 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         form.get_by_label("Severity").select_option("high")
         form.get_by_label("Order reference").fill("SO-7781")
         form.get_by_label("Description").fill("Parcel arrived crushed <b>twice</b>")
+        form.get_by_label("Attachments").set_input_files(
+            files=[{"name": "crushed.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8jpeg"}]
+        )
         form.get_by_role("button", name="File complaint").click()
         result = agent.locator("#complaint-result")
         expect(result).to_contain_text("Complaint filed: case ")
@@ -162,6 +165,7 @@ def test_complaint_from_the_console_escalates_and_closes_with_pdca_in_the_superv
         assert (row.category, row.subcategory, row.severity) == ("product", "delivery", "high")
         assert (row.order_ref, row.status) == ("SO-7781", "received")
         assert row.description == "Parcel arrived crushed <b>twice</b>"
+        assert [(a["name"], a["size"]) for a in row.attachments] == [("crushed.jpg", 6)]
         agent.keyboard.press("Alt+C")
         expect(form).to_be_visible()
         assert unnamed_controls(agent) == []  # the complaint form, for screen readers

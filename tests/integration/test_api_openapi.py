@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 import test_api_harness as _harness
-from aiohttp import ClientResponse, web
+from aiohttp import ClientResponse, FormData, web
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from test_api_harness import Api, Harness
 
@@ -360,6 +360,22 @@ async def _workflows_reports_and_channels(conf: Conformance, harness: Harness, a
     one = f"{CP}/{{id}}"
     assert (await conf.call(agent, "GET", one, f"{CP}/{complaint['id']}"))[1] == complaint
     assert (await conf.call(agent, "GET", one, f"{CP}/nope"))[0] == 404
+    att = f"{CP}/{{id}}/attachments"
+    form = FormData()
+    form.add_field("file", b"photo bytes", filename="../../parcel.jpg", content_type="image/jpeg")
+    status, attached = await conf.call(
+        agent, "POST", att, f"{CP}/{complaint['id']}/attachments", data=form
+    )
+    assert status == 201 and (attached["name"], attached["size"]) == ("parcel.jpg", 11)
+    dl = att + "/{attachment_id}"
+    r, body = await agent.call("GET", f"{CP}/{complaint['id']}/attachments/{attached['id']}")
+    conf.check("GET", dl, r, body)
+    assert body == b"photo bytes" and r.headers["Content-Disposition"].startswith("attachment")
+    missing = f"{CP}/{complaint['id']}/attachments/00000000-0000-7000-8000-000000000000"
+    assert (await conf.call(agent, "GET", dl, missing))[0] == 404
+    assert (await conf.call(agent, "POST", att, f"{CP}/{complaint['id']}/attachments", json={}))[
+        0
+    ] == 400
     act = f"{CP}/{{id}}/{{action}}"
     status, acked = await conf.call(
         agent, "POST", act, f"{CP}/{complaint['id']}/acknowledge", json={}

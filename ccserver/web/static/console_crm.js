@@ -2,7 +2,7 @@
 // the call's contact; the case number is shown), schedule a follow-up with the wrap-up, and
 // the customer's contact history with channel and date filters. The choices (taxonomy,
 // severities, follow-up channels) come from GET /api/v1/ui/crm-options, i.e. crm.toml.
-import { api, attempt, duration, fill, h, notify, when, $ } from "/static/common.js";
+import { api, attempt, cookie, duration, fill, h, notify, when, $ } from "/static/common.js";
 
 let st = null; // the console's state
 let options = { categories: {}, severities: [], validity: [], followup_channels: ["phone", "email", "visit"] };
@@ -103,11 +103,32 @@ async function fileComplaint(ev) {
   if (contactId) body.contact_id = contactId;
   const c = await attempt(() => api("POST", "/api/v1/complaints", body));
   if (!c) return;
+  const files = [...$("cmp-files").files];
+  for (const file of files) {
+    const sent = await attempt(() => upload(`/api/v1/complaints/${c.id}/attachments`, file));
+    if (!sent) break;
+  }
+  $("cmp-files").value = "";
   closeComplaint();
   $("complaint-result").textContent = `Complaint filed: case ${c.case_number}`;
   notify(`Complaint ${c.case_number} filed.`, "ok");
   if (pop) pop.complaints = [c, ...(pop.complaints || [])];
   st.rerender();
+}
+
+async function upload(path, file) {
+  // multipart: the browser sets the boundary; the CSRF header is added as for api().
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const resp = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRF-Token": cookie("ccs_csrf"), Accept: "application/json" },
+    body: form,
+  });
+  const data = await resp.json().catch(() => null);
+  if (!resp.ok) throw new Error((data && data.error && data.error.message) || resp.statusText);
+  return data;
 }
 
 // --- follow-up with the wrap-up ---------------------------------------------------------------
