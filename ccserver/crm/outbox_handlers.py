@@ -172,7 +172,9 @@ class _InsertPlan:
         by_key = {c.key: c for c in cols}
         order = list(compiled.positiontup or ())
         if sorted(order) != sorted(by_key):
-            raise NotImplementedError(f"{table.name}: unexpected bind parameters {order}")
+            # The compiled INSERT must bind exactly the table's columns (a SQLAlchemy change
+            # that adds or renames binds would otherwise write values into wrong columns).
+            raise RuntimeError(f"{table.name}: unexpected bind parameters {order}")
         self.steps: list[tuple[str, Any, Any, Any]] = []
         for key in order:
             col = by_key[key]
