@@ -230,6 +230,12 @@ class LiveState:
         )
         return (with_agent + waiting)[: self.WALLBOARD_INTERACTIONS]
 
+    def queue_open(self, queue: str, now: float | None = None) -> bool:
+        """Whether ``queue`` is within its business hours (an unknown queue counts as open).
+        Read from the live routing config, so a reload changes it at once."""
+        q = self.routing.config.queues.get(queue)
+        return True if q is None else bool(q.hours.is_open(self.clock() if now is None else now))
+
     @property
     def not_ready_reasons(self) -> list[str]:
         """The configured reason codes (routing.toml), for consoles and wallboards."""

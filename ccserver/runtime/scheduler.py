@@ -340,10 +340,7 @@ def jobs_for_app(app: web.Application) -> WorkflowJobs:
     cc = app.get(CONTACT_CENTER)
 
     def queue_open(queue: str) -> bool:
-        if cc is None:
-            return True
-        cfg = cc.routing.config.queues.get(queue)
-        return True if cfg is None else bool(cfg.hours.is_open(cc.clock()))
+        return True if cc is None else cc.queue_open(queue)
 
     host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
     return WorkflowJobs(

@@ -19,7 +19,8 @@ class Hours:
 
 
 class FakeCenter:
-    """The part of the ContactCenter ParkedWork uses: queues' hours, clock, enqueue."""
+    """The part of the ContactCenter ParkedWork uses: queue_open (queues' hours), clock,
+    enqueue."""
 
     def __init__(self, hours: Hours) -> None:
         queues = {"general": SimpleNamespace(hours=hours)}
@@ -29,6 +30,10 @@ class FakeCenter:
 
     def clock(self) -> float:
         return 1_800_000_000.0
+
+    def queue_open(self, queue: str, now: float | None = None) -> bool:
+        q = self.routing.config.queues.get(queue)
+        return True if q is None else bool(q.hours.is_open(self.clock() if now is None else now))
 
     async def enqueue(self, iid: str, queue: str, **kw: Any) -> None:
         self.enqueued.append((iid, queue, kw))

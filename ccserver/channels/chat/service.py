@@ -163,8 +163,7 @@ class ChatService:
                 await self._play(s, turn)
 
     def _queue_open(self, queue: str, now: float) -> bool:
-        q = self.cc.routing.config.queues.get(queue)
-        return True if q is None else q.hours.is_open(now)
+        return self.cc.queue_open(queue, now)
 
     async def customer_frame(self, s: ChatSession, frame: dict[str, Any]) -> None:
         kind = frame.get("type")

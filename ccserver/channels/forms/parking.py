@@ -35,8 +35,7 @@ class ParkedWork:
         self._task: asyncio.Task[None] | None = None
 
     def is_open(self, queue: str, now: float) -> bool:
-        q = self.cc.routing.config.queues.get(queue)
-        return True if q is None else q.hours.is_open(now)
+        return self.cc.queue_open(queue, now)
 
     async def enqueue(self, interaction_id: str, queue: str, **kwargs: Any) -> bool:
         """Enqueue now if the queue is open (True), else park until it opens (False)."""

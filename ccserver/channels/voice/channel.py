@@ -121,8 +121,7 @@ class VoiceChannel:
             log.error("voice task failed", task=task.get_name(), exc_info=task.exception())
 
     def queue_open(self, queue: str, now: float) -> bool:
-        cfg = self.cc.routing.config.queues.get(queue)
-        return True if cfg is None else bool(cfg.hours.is_open(now))
+        return self.cc.queue_open(queue, now)
 
     # --- AMI events ---------------------------------------------------------------------------
     def _on_event(self, ev: Event) -> None:
