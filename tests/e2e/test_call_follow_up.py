@@ -59,5 +59,13 @@ async def test_due_phone_follow_up_is_routed_to_its_agent_and_dialled(vapp: Voic
                  and vapp.sim.channels[customer_leg].bridged_with is not None),
         what="customer bridged to the agent's phone",
     )  # fmt: skip
-    started = await followups.get(fu["id"])
-    assert started["status"] == "in_progress"
+
+    async def status() -> str:
+        return str((await followups.get(fu["id"]))["status"])
+
+    # The dial result is noted on the interaction just before the follow-up is started.
+    async def started() -> bool:
+        return await status() == "in_progress"
+
+    await eventually(started, what="follow-up started")
+    assert await status() == "in_progress"
