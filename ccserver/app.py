@@ -131,6 +131,7 @@ async def _contact_center(app: web.Application) -> AsyncIterator[None]:
     from ccserver.runtime import routing_config
     from ccserver.runtime.contact_center import ContactCenter
     from ccserver.runtime.contacts_writer import ContactsWriter
+    from ccserver.runtime.pending_work import DurableInteractions, PendingWorkStore
     from ccserver.runtime.screen_pop import build_screen_pop
     from ccserver.web.hub import setup_hub_metrics
     from ccserver.web.routes_console import CONTACT_CENTER
@@ -146,6 +147,9 @@ async def _contact_center(app: web.Application) -> AsyncIterator[None]:
         partial(build_screen_pop, services.require_sessions()),
         dispositions=tuple(d.code for d in settings.wrap_up.dispositions),
         disposition_required=settings.wrap_up.disposition_required,
+    )
+    cc.durable = DurableInteractions(
+        PendingWorkStore(services.require_outbox(), services.require_sessions())
     )
     app[CONTACT_CENTER] = cc
     cc.on_wallboard = partial(_export_wallboard_metrics, app[METRICS])

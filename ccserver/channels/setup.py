@@ -33,6 +33,7 @@ from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter
 from ccserver.channels.forms.limits import SlidingWindowLimiter
 from ccserver.channels.forms.parking import ParkedWork
 from ccserver.channels.forms.service import FormOptions, FormsService
+from ccserver.channels.restore import restore_pending_work
 from ccserver.crm.customers import CustomerService
 from ccserver.domain import Channel, Interaction
 from ccserver.errors import ConfigError
@@ -179,7 +180,7 @@ async def start_text_channels(
     email_queue = str((opts.get("email_routing") or {}).get("queue", "general"))
     sink = CrmEmailSink(
         sessions, cc, writer, cases, queue=email_queue, default_region=region,
-        raw_dir=settings.server.data_dir / "mail", parking=parking,
+        raw_dir=settings.server.data_dir / "mail", parking=parking, pending=cc.durable.store,
     )  # fmt: skip
     mailer = OutboundMailer(email_settings.outbound)
     email = EmailChannelService(email_settings, sink, mailer)
@@ -226,6 +227,7 @@ async def start_text_channels(
         await callbacks.start()
         await parking.start()
         await mailer.start()
+        await restore_pending_work(cc, parking, callbacks, sink, mailer)
     except BaseException:
         await channels.close()
         raise

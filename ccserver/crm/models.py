@@ -466,6 +466,24 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class PendingWork(Base):
+    """Work the server owes someone and must not forget across a restart: an email or web
+    form waiting for an agent, a scheduled callback, an outbound mail waiting for a retry.
+    One row per item, upserted through the outbox while it is pending and marked ``done``
+    when it ends; at start the pending rows come back as live work."""
+
+    __tablename__ = "pending_work"
+    __table_args__ = (Index("ix_pending_work_state_kind", "state", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    due_at: Mapped[dt.datetime | None] = mapped_column()
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class AppSetting(Base):
     __tablename__ = "app_settings"
 
@@ -499,6 +517,7 @@ __all__ = [
     "Message",
     "Order",
     "OutboxEntry",
+    "PendingWork",
     "Role",
     "Survey",
     "SurveyResponse",

@@ -28,6 +28,7 @@ from ccserver.errors import Conflict, Forbidden, ValidationFailed
 from ccserver.logs import get_logger
 from ccserver.runtime.decision_effects import DecisionEffects
 from ccserver.runtime.live_state import AgentInfo, ScreenPopBuilder
+from ccserver.runtime.pending_work import revive
 from routing.task import (
     Decision,
     Task,
@@ -94,7 +95,10 @@ class ContactCenter(DecisionEffects):
         skills: dict[str, int] | None = None,
         customer_tier: str | None = None,
         preferred_agent_id: str | None = None,
+        arrived_at: float | None = None,
     ) -> list[Decision]:
+        """Route ``interaction_id`` in ``queue``. ``arrived_at`` (work taken back after a
+        restart) keeps its place in line instead of joining at the back."""
         async with self.lock:
             i = self.get(interaction_id)
             now = self.clock()
@@ -105,7 +109,7 @@ class ContactCenter(DecisionEffects):
                 id=i.id,
                 channel=i.channel,
                 queue=queue,
-                arrived_at=now,
+                arrived_at=min(now, arrived_at) if arrived_at is not None else now,
                 priority=priority,
                 skills=i.skills,
                 attributes=dict(i.attributes),
@@ -113,10 +117,28 @@ class ContactCenter(DecisionEffects):
                 customer_tier=customer_tier,
                 preferred_agent_id=preferred_agent_id,
             )
+            await self.durable.keep(
+                i,
+                queue,
+                enqueue={
+                    "priority": priority,
+                    "skills": i.skills,
+                    "customer_tier": customer_tier,
+                    "preferred_agent_id": preferred_agent_id,
+                },
+            )
             decisions = self.routing.submit(task, now)
             self._wallboard_dirty = True
             await self._apply(decisions)
             return decisions
+
+    def revive(self, snap: dict[str, Any]) -> Interaction:
+        """Take back written work kept before a restart (``pending_work``) as a live
+        interaction on its existing contact; the caller routes it."""
+        i = revive(snap)
+        self.interactions[i.id] = i
+        self._wallboard_dirty = True
+        return i
 
     async def move(
         self, interaction_id: str, *, queue: str | None = None, priority: int | None = None
@@ -296,6 +318,7 @@ class ContactCenter(DecisionEffects):
             self._close_hold(i, now)
             i.attributes["outcome"] = "transferred"
             await self.writer.updated(i)
+            await self.durable.ended(i)  # the new leg below is the work kept from now on
             # The customer continues as a new leg linked to this contact.
             leg = await self.new_interaction(
                 i.channel,

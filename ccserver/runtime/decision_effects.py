@@ -203,6 +203,8 @@ class DecisionEffects(LiveState):
                 await self._apply(self.routing.end(i.id, i.agent_id, now))
         i.attributes.setdefault("outcome", "answered")
         await self.writer.updated(i)
+        # Handled: only wrap-up is left, so a restart must not offer this work again.
+        await self.durable.ended(i)
         await self._publish_interaction(i)
         if i.agent_id:
             await self._publish_agent_state(i.agent_id)

@@ -23,6 +23,7 @@ from ccserver.logs import get_logger
 from ccserver.runtime.alerts import AlertEvaluator, AlertRules
 from ccserver.runtime.channel_port import ChannelAdapter
 from ccserver.runtime.contacts_writer import ContactsWriter
+from ccserver.runtime.pending_work import DurableInteractions
 from ccserver.web.hub import ALERTS_TOPIC, WALLBOARD_TOPIC, agent_topic
 from routing.engine import RoutingEngine
 
@@ -84,6 +85,8 @@ class LiveState:
         # Observers of every published wallboard state (the app updates Prometheus gauges).
         self.on_wallboard: Callable[[dict[str, Any]], None] = lambda state: None
         self.on_created: Callable[[Interaction], None] = lambda interaction: None
+        # Written work kept across restarts; the app gives it a store (none in unit tests).
+        self.durable = DurableInteractions(None)
 
     def register(self, channel: Channel, adapter: ChannelAdapter) -> None:
         self.adapters[channel] = adapter
@@ -118,6 +121,7 @@ class LiveState:
 
     async def _finish(self, i: Interaction) -> None:
         await self.writer.updated(i)
+        await self.durable.ended(i)
         await self._publish_interaction(i)
         self.interactions.pop(i.id, None)
         self._wallboard_dirty = True

@@ -131,18 +131,28 @@ class Harness:
             await caller.session.close()
 
 
-async def start_harness(settings: Settings) -> AsyncIterator[Harness]:
+async def start_harness(
+    settings: Settings, existing_users: dict[str, str] | None = None
+) -> AsyncIterator[Harness]:
+    """The app on ``settings``; its users are created, or ``existing_users`` (name -> id,
+    from an earlier start on the same database: a restart) are reused."""
     app = build_app(settings)
     server = TestServer(app)
     await server.start_server()
     harness = Harness(server)
     try:
-        # Made with cheap Argon2 parameters to keep the suite fast; the first login upgrades
-        # each hash to the production parameters, as it would for users of an older release.
-        users = UserService(app[SERVICES].require_sessions(), hasher=FAST_HASHER)
-        for name, role in USERS:
-            view = await users.create_user(name, PASSWORD, role=role, display_name=name.title())
-            harness.user_ids[name] = view.id
+        if existing_users is not None:
+            harness.user_ids.update(existing_users)
+        else:
+            # Made with cheap Argon2 parameters to keep the suite fast; the first login
+            # upgrades each hash to the production parameters, as it would for users of an
+            # older release.
+            users = UserService(app[SERVICES].require_sessions(), hasher=FAST_HASHER)
+            for name, role in USERS:
+                view = await users.create_user(
+                    name, PASSWORD, role=role, display_name=name.title()
+                )
+                harness.user_ids[name] = view.id
         yield harness
     finally:
         await harness.close()

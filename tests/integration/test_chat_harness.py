@@ -9,6 +9,7 @@ fixture from here; the tests in this module check the public pages are served.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import shutil
@@ -26,7 +27,7 @@ from test_api_harness import Api, Harness, make_settings, start_harness
 from ccserver.app import SERVICES
 from ccserver.channels.setup import TEXT_CHANNELS, TextChannels
 from ccserver.crm.users import UserService
-from ccserver.settings import PACKAGE_ROOT
+from ccserver.settings import PACKAGE_ROOT, Settings
 
 
 @dataclass
@@ -34,7 +35,12 @@ class Relay:
     messages: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
+    refusing: int = 0  # > 0: answer 451 (try later) and count the attempt
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.refusing:
+            self.refusing += 1
+            return "451 4.3.0 relay busy, try later"
         msg = email.message_from_bytes(
             envelope.original_content or b"", policy=email.policy.default
         )
@@ -128,21 +134,30 @@ def write_config(tmp: Path, relay_port: int, channels_toml: str = "") -> Path:
     return config
 
 
-async def start_text_app(tmp: Path, channels_toml: str = "", **env: str) -> AsyncIterator[TextApp]:
+@contextlib.asynccontextmanager
+async def relay_server() -> AsyncIterator[tuple[Relay, int]]:
+    """A test SMTP relay (aiosmtpd) on an ephemeral loopback port."""
     relay = Relay()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(relay, hostname="relay.test", loop=loop), "127.0.0.1", 0
     )
-    port = int(server.sockets[0].getsockname()[1])
-    config = write_config(tmp, port, channels_toml)
-    settings = make_settings(tmp, CCSERVER_PATHS__EMAIL=str(config / "email.toml"), **env)
     try:
-        async for h in start_harness(settings):
-            yield TextApp(h, relay)
+        yield relay, int(server.sockets[0].getsockname()[1])
     finally:
         server.close()
         await server.wait_closed()
+
+
+def text_settings(tmp: Path, relay_port: int, channels_toml: str = "", **env: str) -> Settings:
+    config = write_config(tmp, relay_port, channels_toml)
+    return make_settings(tmp, CCSERVER_PATHS__EMAIL=str(config / "email.toml"), **env)
+
+
+async def start_text_app(tmp: Path, channels_toml: str = "", **env: str) -> AsyncIterator[TextApp]:
+    async with relay_server() as (relay, port):
+        async for h in start_harness(text_settings(tmp, port, channels_toml, **env)):
+            yield TextApp(h, relay)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from ccserver.channels.forms.parking import ParkedWork
 from ccserver.domain import Channel, Interaction, InteractionEvent
+from ccserver.runtime.pending_work import DurableInteractions
 
 
 class Hours:
@@ -27,6 +28,7 @@ class FakeCenter:
         self.routing = SimpleNamespace(config=SimpleNamespace(queues=queues))
         self.interactions: dict[str, Interaction] = {}
         self.enqueued: list[tuple[str, str, dict[str, Any]]] = []
+        self.durable = DurableInteractions(None)  # no store: nothing kept across restarts
 
     def clock(self) -> float:
         return 1_800_000_000.0

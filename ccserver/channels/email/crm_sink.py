@@ -13,6 +13,7 @@ answers for older ones.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 from collections import OrderedDict
@@ -35,10 +36,12 @@ from ccserver.domain import Channel, new_id
 from ccserver.logs import get_logger
 from ccserver.runtime.channel_port import QuietChannelAdapter
 from ccserver.runtime.contact_center import ContactCenter
+from ccserver.runtime.pending_work import EMAIL_DELIVERY, PendingWorkStore
 from ccserver.web.hub import agent_topic
 
 log = get_logger(__name__)
 MAX_REMEMBERED = 50_000
+PENDING_DELIVERY = frozenset({DeliveryStatus.QUEUED, DeliveryStatus.FAILED_RETRYING})
 
 
 class _Lru(OrderedDict[str, CaseRef]):
@@ -61,6 +64,7 @@ class CrmEmailSink:
         default_region: str = "US",
         raw_dir: Path | None = None,
         parking: ParkedWork | None = None,
+        pending: PendingWorkStore | None = None,
     ) -> None:
         self.sessions = sessions
         self.cc = cc
@@ -71,6 +75,8 @@ class CrmEmailSink:
         # message: the messages row holds the decoded text and points at the file.
         self.raw_dir = raw_dir
         self.parking = parking  # mail that arrives after hours waits for the queue to open
+        # Replies waiting for the relay are kept as pending_work rows until sent or failed.
+        self.pending = pending
         self.customers = CustomerService(sessions, default_region=default_region)
         self._by_id = _Lru()
         self._by_number = _Lru()
@@ -228,6 +234,8 @@ class CrmEmailSink:
             self._delivery_agent[delivery.id] = agent_id
         self._by_number.put(case.case_number, known)
         self._by_id.put(delivery.id, known)
+        if agent_id is not None:
+            await self._keep(delivery)  # again, now that the agent to notify is known
         msg = email.message_from_bytes(delivery.data, policy=email.policy.default)
         body = msg.get_body(preferencelist=("plain",)) if hasattr(msg, "get_body") else None
         text = body.get_content() if body is not None else ""
@@ -243,8 +251,53 @@ class CrmEmailSink:
             headers={"kind": delivery.kind, "agent_id": agent_id},
         )
 
+    async def _keep(self, d: Delivery) -> None:
+        if self.pending is None:
+            return
+        if d.status in PENDING_DELIVERY:
+            payload = {
+                "sender": d.sender,
+                "recipients": list(d.recipients),
+                "data": base64.b64encode(d.data).decode("ascii"),
+                "case_number": d.case_number,
+                "kind": d.kind,
+                "status": d.status.value,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "agent_id": self._delivery_agent.get(d.id),
+            }
+            await self.pending.keep(EMAIL_DELIVERY, d.id, payload, d.next_attempt_at or None)
+        else:
+            await self.pending.done(d.id, d.status.value)
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        """Replies and acknowledgements the relay had not taken when the last run stopped,
+        for :meth:`OutboundMailer.restore`."""
+        if self.pending is None:
+            return []
+        out = []
+        for item in await self.pending.pending(EMAIL_DELIVERY):
+            p = item.payload
+            if p.get("agent_id"):
+                self._delivery_agent[item.id] = str(p["agent_id"])
+            out.append(
+                Delivery(
+                    id=item.id,
+                    sender=str(p.get("sender", "")),
+                    recipients=tuple(p.get("recipients") or ()),
+                    data=base64.b64decode(p["data"]),
+                    case_number=p.get("case_number"),
+                    kind=str(p.get("kind", "reply")),
+                    status=DeliveryStatus(p.get("status", DeliveryStatus.QUEUED.value)),
+                    attempts=int(p.get("attempts", 0)),
+                    last_error=p.get("last_error"),
+                )
+            )
+        return out
+
     async def delivery_changed(self, delivery: Delivery) -> None:
         self.delivery_status[delivery.id] = delivery.status
+        await self._keep(delivery)
         agent = self._delivery_agent.get(delivery.id)
         if agent is None:
             return

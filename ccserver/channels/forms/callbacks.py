@@ -140,10 +140,19 @@ class CallbackService(QuietChannelAdapter):
             customer_id=customer_id,
             attributes=attributes,
         )
+        # Kept until it ends, so a restart before (or while) it is dialled keeps it.
+        await self.cc.durable.keep(i, self.options.queue, due_at=start)
         heapq.heappush(self._due, (start, i.id))
         if start <= now:
             await self._release_due(now)
         return i
+
+    async def schedule(self, i: Interaction) -> None:
+        """Take back a callback kept before a restart: due at its window start as before
+        (a window that has passed while the server was down ends as ``window_missed``)."""
+        start = float(i.attributes.get("window_start", self.cc.clock()))
+        heapq.heappush(self._due, (start, i.id))
+        await self._release_due(self.cc.clock())
 
     async def _loop(self) -> None:
         while True:
@@ -163,10 +172,12 @@ class CallbackService(QuietChannelAdapter):
                 i.attributes["outcome"] = "window_missed"
                 await self.cc.resolved_in_self_service(iid, "window_missed")
                 continue
+            # A callback taken back after a restart keeps its place in line.
+            arrived = i.timestamps.get("first_queued")
             if self.parking is not None:
-                await self.parking.enqueue(iid, self.options.queue)
+                await self.parking.enqueue(iid, self.options.queue, arrived_at=arrived)
             else:
-                await self.cc.enqueue(iid, self.options.queue)
+                await self.cc.enqueue(iid, self.options.queue, arrived_at=arrived)
 
     # --- ChannelAdapter ------------------------------------------------------------------
     async def connect(self, interaction: Interaction, agent_id: str) -> None:

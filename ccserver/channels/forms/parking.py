@@ -45,6 +45,7 @@ class ParkedWork:
         i = self.cc.interactions.get(interaction_id)
         if i is not None:
             i.attributes["parked_until_open"] = queue
+            await self.cc.durable.keep(i, queue, enqueue=kwargs)  # parked overnight: kept
         self.parked.append(_Parked(interaction_id, queue, kwargs))
         return False
 
