@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.crm import migrate
 from ccserver.crm.database import create_engine, session_factory
-from ccserver.crm.models import AuditEntry, Contact, Message, SurveyResponse
+from ccserver.crm.models import AuditEntry, Contact, Message, PendingWork, SurveyResponse
 from ccserver.crm.rules.config import CrmRules, load_crm_rules, parse_crm_rules
 from ccserver.crm.rules.retention import DEFAULT_RULES, RetentionRule
 from ccserver.crm.services import workflow_services
@@ -43,6 +43,7 @@ def test_named_tables_override_and_keep_switches_off() -> None:
     assert set(rules) == {
         RetentionRule("messages", 30, "delete"),
         RetentionRule("survey_responses", 730, "clear"),  # not named: the default
+        RetentionRule("pending_work", 30, "delete"),
     }
 
 
@@ -91,7 +92,7 @@ async def test_scheduler_applies_the_configured_rules(
     )
     crm_toml.write_text(text, encoding="utf-8")
     rules = load_crm_rules(crm_toml)
-    assert {r.table for r in rules.retention} == {"messages", "survey_responses"}
+    assert {r.table for r in rules.retention} == {"messages", "survey_responses", "pending_work"}
 
     async with sessions.begin() as s:
         contact = Contact(interaction_id="ret", channel="email", started_at=T0)
@@ -108,14 +109,21 @@ async def test_scheduler_applies_the_configured_rules(
             )
         s.add(SurveyResponse(csat=5, text="lovely", created_at=T0 - 800 * DAY))
         s.add(AuditEntry(actor="x", action="read", entity="customer", at=T0 - 9000 * DAY))
+        # Ended work goes after 30 days; work still pending stays however old it is.
+        for item, state, age in (("sent-old", "sent", 40), ("sent-new", "sent", 5),
+                                 ("waiting-old", "pending", 400)):  # fmt: skip
+            s.add(PendingWork(id=item, kind="email_delivery", state=state,
+                              updated_at=T0 - age * DAY))  # fmt: skip
 
     jobs = WorkflowJobs(sessions=sessions, services=workflow_services(sessions, rules))
     counts = await jobs.retention(now=T0)
-    assert counts == {"messages:delete": 1, "survey_responses:clear": 1}
+    assert counts == {"messages:delete": 1, "survey_responses:clear": 1, "pending_work:delete": 1}
     async with sessions() as s:
         assert list(await s.scalars(select(Message.body_text))) == ["new"]
         assert list(await s.scalars(select(SurveyResponse.text))) == [None]
         assert list(await s.scalars(select(SurveyResponse.csat))) == [5]  # scores stay
+        kept = await s.scalars(select(PendingWork.id).order_by(PendingWork.id))
+        assert list(kept) == ["sent-new", "waiting-old"]
         # The audit log rule was switched off: the 25-year-old row is still there.
         old = await s.scalars(select(AuditEntry.action).where(AuditEntry.action == "read"))
         assert list(old) == ["read"]

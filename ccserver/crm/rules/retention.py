@@ -20,6 +20,7 @@ RETENTION_TABLES: dict[str, tuple[str, ...]] = {
     "messages": ("delete", "clear"),
     "audit_log": ("delete",),
     "survey_responses": ("delete", "clear"),
+    "pending_work": ("delete",),  # ended items only: pending work is never removed
 }
 _KEYS = ("days", "action")
 
@@ -40,11 +41,13 @@ class RetentionRule:
 
 
 # Contacts' statistics are kept forever; message bodies go after two years, survey free
-# text after two, the audit log after seven.
+# text after two, the audit log after seven; the record of ended pending work (a sent
+# reply, a dialled callback: the contacts and messages keep the story) after thirty days.
 DEFAULT_RULES: tuple[RetentionRule, ...] = (
     RetentionRule("messages", 730, "clear"),
     RetentionRule("survey_responses", 730, "clear"),
     RetentionRule("audit_log", 7 * 365, "delete"),
+    RetentionRule("pending_work", 30, "delete"),
 )
 
 

@@ -4,7 +4,8 @@ Each rule names a table, an age in days and what happens to older rows: ``delete
 or ``clear`` the listed free-text columns (the row and its counts stay for reports). The
 rules come from ``[retention.<table>]`` in crm.toml (:mod:`ccserver.crm.rules.retention`,
 ``CrmRules.retention``); the defaults keep contacts' statistics forever but drop message
-bodies after two years, the audit log after seven, and survey free text after two.
+bodies after two years, the audit log after seven, survey free text after two, and ended
+pending work (``pending_work`` rows no longer pending) after thirty days.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import and_, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.crm.audit import SYSTEM, add_audit
-from ccserver.crm.models import AuditEntry, Message, SurveyResponse
+from ccserver.crm.models import AuditEntry, Message, PendingWork, SurveyResponse
 from ccserver.crm.rules.retention import DEFAULT_RULES, RETENTION_TABLES, RetentionRule
 from ccserver.crm.services.common import now_utc
 
@@ -33,7 +34,10 @@ _TABLES: dict[str, tuple[Any, str, dict[str, Any]]] = {
     ),
     "audit_log": (AuditEntry, "at", {}),
     "survey_responses": (SurveyResponse, "created_at", {"text": None}),
+    "pending_work": (PendingWork, "updated_at", {}),
 }
+# Rows a rule may touch at all, whatever their age.
+_ONLY: dict[str, Any] = {"pending_work": PendingWork.state != "pending"}
 assert set(_TABLES) == set(RETENTION_TABLES), "retention tables out of step with the rules"
 
 
@@ -50,6 +54,8 @@ async def apply_retention(
             model, time_col, clear = _TABLES[rule.table]
             cutoff = at - dt.timedelta(days=rule.days)
             where = getattr(model, time_col) < cutoff
+            if rule.table in _ONLY:
+                where = and_(where, _ONLY[rule.table])
             if rule.action == "delete":
                 result: Any = await session.execute(delete(model).where(where))
             else:
