@@ -51,22 +51,33 @@ class PendingItem:
     payload: dict[str, Any]
 
 
+def _item(r: PendingWork) -> PendingItem:
+    return PendingItem(r.id, r.kind, r.due_at.timestamp() if r.due_at else None, dict(r.payload))
+
+
 class PendingWorkStore:
     def __init__(self, outbox: Outbox, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.outbox = outbox
         self.sessions = sessions
 
     async def keep(
-        self, kind: str, item_id: str, payload: dict[str, Any], due_at: float | None = None
+        self,
+        kind: str,
+        item_id: str,
+        payload: dict[str, Any],
+        due_at: float | None = None,
+        *,
+        state: str = "pending",
     ) -> None:
-        """Record (or refresh) a pending item; the newest payload wins."""
+        """Record (or refresh) an item with its whole payload; the newest payload wins.
+        Only ``pending`` items are taken back at start."""
         now = utcnow()
         await self.outbox.put(
             _RECORD,
             {
                 "id": item_id,
                 "kind": kind,
-                "state": "pending",
+                "state": state,
                 "due_at": _at(due_at),
                 "payload": payload,
                 "created_at": now,
@@ -77,6 +88,26 @@ class PendingWorkStore:
     async def done(self, item_id: str, state: str = "done") -> None:
         """The item ended (``done``, or a final state such as ``failed``): not restored."""
         await self.outbox.put(_RECORD, {"id": item_id, "state": state, "updated_at": utcnow()})
+
+    async def get(self, item_id: str) -> PendingItem | None:
+        async with self.sessions() as s:
+            r = await s.get(PendingWork, item_id)
+            return None if r is None else _item(r)
+
+    async def listing(
+        self, kind: str, states: tuple[str, ...], limit: int
+    ) -> list[tuple[PendingItem, str, dt.datetime]]:
+        """Newest first: (item, state, updated_at) of ``kind`` in ``states``."""
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(PendingWork)
+                    .where(PendingWork.kind == kind, PendingWork.state.in_(states))
+                    .order_by(PendingWork.updated_at.desc(), PendingWork.id)
+                    .limit(limit)
+                )
+            ).scalars()
+            return [(_item(r), r.state, r.updated_at) for r in rows]
 
     async def pending(self, kind: str) -> list[PendingItem]:
         """Pending items of ``kind``, oldest first, after the outbox has applied what the
@@ -94,12 +125,7 @@ class PendingWorkStore:
                     .order_by(PendingWork.created_at, PendingWork.id)
                 )
             ).scalars()
-            return [
-                PendingItem(
-                    r.id, r.kind, r.due_at.timestamp() if r.due_at else None, dict(r.payload)
-                )
-                for r in rows
-            ]
+            return [_item(r) for r in rows]
 
 
 def snapshot(i: Interaction) -> dict[str, Any]:

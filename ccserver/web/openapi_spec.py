@@ -351,6 +351,7 @@ def _with_path_parameters(items: dict[str, Any]) -> dict[str, Any]:
 
 def build_spec(version: str) -> dict[str, Any]:
     from ccserver.web.openapi_attachments import ATTACHMENT_SCHEMAS, attachment_paths
+    from ccserver.web.openapi_email import EMAIL_SCHEMAS, email_paths
     from ccserver.web.openapi_simulator import SIMULATOR_SCHEMAS, simulator_paths
     from ccserver.web.openapi_workflows import channel_paths, workflow_paths, workflow_schemas
 
@@ -361,6 +362,7 @@ def build_spec(version: str) -> dict[str, Any]:
         **channel_paths(),
         **simulator_paths(),
         **attachment_paths(),
+        **email_paths(),
     }
     return {
         "openapi": "3.1.0",
@@ -383,6 +385,7 @@ def build_spec(version: str) -> dict[str, Any]:
                 **workflow_schemas(),
                 **SIMULATOR_SCHEMAS,
                 **ATTACHMENT_SCHEMAS,
+                **EMAIL_SCHEMAS,
             },
             "parameters": PARAMETERS,
             "securitySchemes": {

@@ -329,6 +329,14 @@ async def test_real_responses_validate_against_the_document(harness: Harness) ->
     call = {"caller": "+15551230000"}
     assert (await conf.call(sup, "POST", "/api/v1/simulator/calls", json=call))[0] == 404
 
+    # Outbound mail queue (its 202/409 answers: tests/integration/test_email_outbound_api.py).
+    outbound = "/api/v1/email/outbound"
+    assert (await conf.call(sup, "GET", outbound))[0] == 200
+    assert (await conf.call(agent, "GET", outbound))[0] == 403
+    assert (await conf.call(sup, "GET", outbound, params={"state": "lost"}))[0] == 422
+    retry = outbound + "/{id}/retry"
+    assert (await conf.call(sup, "POST", retry, f"{outbound}/nope/retry"))[0] == 404
+
     await _workflows_reports_and_channels(conf, harness, admin)
     assert conf.operations() - conf.covered == set(), "documented operations never exercised"
 

@@ -35,12 +35,13 @@ class Relay:
     messages: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
-    refusing: int = 0  # > 0: answer 451 (try later) and count the attempt
+    refusing: int = 0  # > 0: answer ``refusal`` and count the attempt
+    refusal: str = "451 4.3.0 relay busy, try later"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.refusing:
             self.refusing += 1
-            return "451 4.3.0 relay busy, try later"
+            return self.refusal
         msg = email.message_from_bytes(
             envelope.original_content or b"", policy=email.policy.default
         )

@@ -254,8 +254,7 @@ class CrmEmailSink:
     async def _keep(self, d: Delivery) -> None:
         if self.pending is None:
             return
-        if d.status in PENDING_DELIVERY:
-            payload = {
+        payload = {
                 "sender": d.sender,
                 "recipients": list(d.recipients),
                 "data": base64.b64encode(d.data).decode("ascii"),
@@ -264,9 +263,13 @@ class CrmEmailSink:
                 "status": d.status.value,
                 "attempts": d.attempts,
                 "last_error": d.last_error,
-                "agent_id": self._delivery_agent.get(d.id),
-            }
+            "agent_id": self._delivery_agent.get(d.id),
+        }
+        if d.status in PENDING_DELIVERY:
             await self.pending.keep(EMAIL_DELIVERY, d.id, payload, d.next_attempt_at or None)
+        elif d.status is DeliveryStatus.FAILED:
+            # Kept whole (not restored at start) so a supervisor can still retry it.
+            await self.pending.keep(EMAIL_DELIVERY, d.id, payload, state="failed")
         else:
             await self.pending.done(d.id, d.status.value)
 
@@ -277,23 +280,24 @@ class CrmEmailSink:
             return []
         out = []
         for item in await self.pending.pending(EMAIL_DELIVERY):
-            p = item.payload
-            if p.get("agent_id"):
-                self._delivery_agent[item.id] = str(p["agent_id"])
-            out.append(
-                Delivery(
-                    id=item.id,
-                    sender=str(p.get("sender", "")),
-                    recipients=tuple(p.get("recipients") or ()),
-                    data=base64.b64decode(p["data"]),
-                    case_number=p.get("case_number"),
-                    kind=str(p.get("kind", "reply")),
-                    status=DeliveryStatus(p.get("status", DeliveryStatus.QUEUED.value)),
-                    attempts=int(p.get("attempts", 0)),
-                    last_error=p.get("last_error"),
-                )
-            )
+            out.append(self.delivery_from_record(item.id, item.payload))
         return out
+
+    def delivery_from_record(self, message_id: str, p: dict[str, Any]) -> Delivery:
+        """The delivery a ``pending_work`` payload describes (see :meth:`_keep`)."""
+        if p.get("agent_id"):
+            self._delivery_agent[message_id] = str(p["agent_id"])
+        return Delivery(
+            id=message_id,
+            sender=str(p.get("sender", "")),
+            recipients=tuple(p.get("recipients") or ()),
+            data=base64.b64decode(p["data"]),
+            case_number=p.get("case_number"),
+            kind=str(p.get("kind", "reply")),
+            status=DeliveryStatus(p.get("status", DeliveryStatus.QUEUED.value)),
+            attempts=int(p.get("attempts", 0)),
+            last_error=p.get("last_error"),
+        )
 
     async def delivery_changed(self, delivery: Delivery) -> None:
         self.delivery_status[delivery.id] = delivery.status

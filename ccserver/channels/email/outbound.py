@@ -189,7 +189,11 @@ class OutboundMailer:
         self._idle.clear()
         self._wake.set()
 
-    async def retry_now(self, message_id: str) -> Delivery:
+    async def retry_now(self, message_id: str, known: Delivery | None = None) -> Delivery:
+        """An operator sends a failed message again. ``known``: the message as recorded by
+        an earlier run, when this process has not seen it."""
+        if known is not None and known.id not in {d.id for d in self.queue.all()}:
+            self.queue.add(known, self._clock())
         d = self.queue.requeue(message_id, self._clock())
         await self._notify(d)
         self._idle.clear()
