@@ -10,6 +10,13 @@ import { chatEnded, chatHistory, chatLine, chatTyping, forget, textPane } from "
 
 const REASONS = ["break", "lunch", "training", "meeting", "after_call_work", "coaching"];
 const TERMINAL = new Set(["completed", "abandoned"]);
+const CALLBACK_RESULTS = {
+  answered: "connected",
+  manual: "dial the customer from your phone",
+  no_answer: "no answer (retried later if the window allows)",
+  busy: "busy (retried later if the window allows)",
+  failed: "the call could not be placed",
+};
 
 const st = {
   agent: null,
@@ -84,7 +91,17 @@ const live = new Live(
       renderInteractions();
     },
     callback_result(data) {
-      notify(`Callback: ${data.status || data.outcome || "done"}.`);
+      const text = CALLBACK_RESULTS[data.result] || data.result;
+      notify(`Callback to ${data.number}: ${text}.`, data.result === "answered" ? "info" : "warn");
+    },
+    email_delivery(data) {
+      // The relay's answer to a reply this agent sent: a failure is shown, never silent.
+      const c = data.case_number ? ` (case ${data.case_number})` : "";
+      if (data.status === "sent") notify(`Reply sent${c}.`);
+      else if (data.status === "failed_retrying")
+        notify(`Reply not sent yet${c}: ${data.error}. Retrying automatically.`, "warn");
+      else if (data.status === "failed")
+        notify(`Reply could not be delivered${c}: ${data.error}. A supervisor can retry it.`, "error");
     },
     agent_state(data) {
       setAgent(data);
