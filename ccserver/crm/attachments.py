@@ -95,6 +95,10 @@ class AttachmentStore:
             digest.hexdigest(),
         )  # fmt: skip
 
+    async def remove(self, owner: str, attachment_id: str) -> None:
+        """Delete a stored file (a caller refusing it after it was stored); absent is fine."""
+        await asyncio.to_thread(self.path(owner, attachment_id).unlink, missing_ok=True)
+
 
 async def attach_to_complaint(
     sessions: async_sessionmaker[AsyncSession],

@@ -18,6 +18,7 @@ from typing import Any
 
 from ccserver.channels.chat import endings
 from ccserver.channels.chat.endings import MAX_TEXT
+from ccserver.channels.chat.file_types import DEFAULT_FILE_TYPES, allowed_types
 from ccserver.channels.chat.ivr_driver import ChatIvrDriver, ChatTurn
 from ccserver.channels.chat.session import ChatSession, TokenBucket, close_sockets
 from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter, find_or_create_customer
@@ -50,6 +51,18 @@ class ChatOptions:
     # New chats per client IP per window (an office behind one NAT shares an address).
     max_starts_per_ip: int = 60
     starts_window_s: float = 600.0
+    # Files the customer attaches (chat/uploads.py): size, count per chat, the allowed
+    # extensions (only from file_types.FILE_TYPES: never HTML, SVG or executables) and a
+    # per-chat upload rate (burst, then so many a minute).
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_files: int = 10
+    file_types: tuple[str, ...] = DEFAULT_FILE_TYPES
+    uploads_per_minute: float = 6.0
+    upload_burst: float = 3.0
+
+    def __post_init__(self) -> None:
+        # channels.toml gives a list: keep a checked tuple (the options stay hashable).
+        object.__setattr__(self, "file_types", allowed_types(self.file_types))
 
 
 def interaction_topic(interaction_id: str) -> str:
@@ -222,6 +235,14 @@ class ChatService:
         elif s.state == "connected" and s.agent_id:
             await self._to_agent(s, "chat_message", {"interaction_id": s.id, **line})
         await self._to_watchers(s, "chat_message", {"interaction_id": s.id, **line})
+
+    async def share_line(self, s: ChatSession, line: dict[str, Any]) -> None:
+        """A customer's line to the agent (once connected) and to whoever watches the chat;
+        before an agent joins it reaches them in ``chat_history``."""
+        payload = {"interaction_id": s.id, **line}
+        if s.state == "connected" and s.agent_id:
+            await self._to_agent(s, "chat_message", payload)
+        await self._to_watchers(s, "chat_message", payload)
 
     async def _customer_leaves(self, s: ChatSession, now: float) -> None:
         was_connected = s.state == "connected"

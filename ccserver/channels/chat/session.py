@@ -65,6 +65,11 @@ class ChatSession:
     transcript: list[dict[str, Any]] = field(default_factory=list)  # for the agent's console
     buttons: dict[str, str] = field(default_factory=dict)  # last menu: value -> label
     pending: Any = None  # the IVR's first turn, played once the widget is attached
+    # Attached files (chat/uploads.py): id -> the entry kept on the messages row; uploads
+    # still streaming count towards the per-chat limit; their own flood control.
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uploading: int = 0
+    upload_bucket: TokenBucket | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def emit(self, kind: str, data: dict[str, Any], *, numbered: bool = True) -> int:
