@@ -1,4 +1,5 @@
-"""OpenAPI paths and schemas of complaint attachments (ccserver/web/routes_attachments.py)."""
+"""OpenAPI paths and schemas of complaint attachments (ccserver/web/routes_attachments.py)
+and of the files customers attach in the web chat (ccserver/channels/chat/files_http.py)."""
 
 from __future__ import annotations
 
@@ -52,5 +53,19 @@ def attachment_paths() -> dict[str, Any]:
     download["responses"]["200"]["content"] = {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
     }
+    chat_file = op(
+        "Download a file a customer attached in a chat (the chat's agent, or a supervisor; "
+        "always as a download: application/octet-stream)",
+        ("200", None),
+        errors=("404",),
+        tag="console",
+    )
+    chat_file["responses"]["200"]["content"] = {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+    }
     base = "/api/v1/complaints/{id}/attachments"
-    return {base: {"post": upload}, base + "/{attachment_id}": {"get": download}}
+    return {
+        base: {"post": upload},
+        base + "/{attachment_id}": {"get": download},
+        "/api/v1/interactions/{id}/files/{file_id}": {"get": chat_file},
+    }

@@ -4,13 +4,16 @@ successes and errors — validate against the document's schemas (jsonschema, 20
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import test_api_harness as _harness
+import websockets
 from aiohttp import ClientResponse, FormData, web
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from test_api_harness import Api, Harness
@@ -472,3 +475,30 @@ async def _workflows_reports_and_channels(conf: Conformance, harness: Harness, a
     ):
         path = template.replace("{id}", ghost)
         assert (await conf.call(caller, method, template, path, json=body))[0] == 404, template
+    await _chat_file(conf, harness, sup)
+
+
+async def _chat_file(conf: Conformance, harness: Harness, sup: Api) -> None:
+    """A file a chat customer sent (over the widget's socket and POST /chat/upload), read
+    back by a supervisor: the 200 is a binary download; a ghost is 404, no login 401."""
+    url = str(harness.server.make_url("/chat/ws")).replace("http://", "ws://")
+    start = {"name": "Otto File", "email": "otto.file@example.org", "consent": True}
+    async with websockets.connect(url) as ws, asyncio.timeout(15):
+        await ws.send(json.dumps({"type": "start", "data": start}))
+        while (frame := json.loads(await ws.recv()))["type"] != "session":
+            pass
+        form = FormData()
+        form.add_field("chat_id", frame["data"]["chat_id"])
+        form.add_field("token", frame["data"]["token"])
+        form.add_field("file", b"receipt", filename="receipt.txt", content_type="text/plain")
+        r, line = await harness.anonymous().call("POST", "/chat/upload", data=form)
+        assert r.status == 201, line
+    files = "/api/v1/interactions/{id}/files/{file_id}"
+    r, body = await sup.call("GET", line["url"])
+    conf.check("GET", files, r, body)
+    assert body == b"receipt" and r.headers["Content-Disposition"].startswith("attachment")
+    ghost = files.format(
+        id=frame["data"]["chat_id"], file_id="00000000-0000-7000-8000-0000000000f0"
+    )
+    assert (await conf.call(sup, "GET", files, ghost))[0] == 404
+    assert (await conf.call(harness.anonymous(), "GET", files, line["url"]))[0] == 401

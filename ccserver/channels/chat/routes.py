@@ -152,6 +152,9 @@ async def watch(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    from ccserver.channels.chat import files_http
+
+    files_http.add_routes(app)  # POST /chat/upload, GET /api/v1/interactions/{id}/files/...
     app.router.add_get("/chat/widget.js", widget_js)
     app.router.add_get("/chat/demo", demo_page)
     app.router.add_get("/chat/ws", chat_socket)

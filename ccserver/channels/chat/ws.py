@@ -4,8 +4,11 @@ Widget -> server (JSON ``{"type", "data"}``):
   ``start`` {name, email?, phone?, topic?, consent}  |  ``resume`` {chat_id, token, last_seq}
   ``message`` {text}  ``choice`` {value}  ``typing``  ``read`` {seq}  ``leave``
   ``leave_message`` {text}  ``callback`` {phone?}  ``survey`` {csat, nps?, text?}
-Server -> widget: ``session`` {chat_id, token, case_number}; numbered (``seq``) frames
-``msg`` {from: bot|customer|agent, text, at, buttons?}, ``agent_joined``, ``agent_left``,
+  Files are not frames: the widget POSTs them to ``/chat/upload`` (see ``files_http.py``).
+Server -> widget: ``session`` {chat_id, token, case_number, uploads: {max_bytes, max_files,
+accept}}; numbered (``seq``) frames
+``msg`` {from: bot|customer|agent, text, at, buttons?, kind?: "file", file?: {id, name,
+content_type, size, url}}, ``agent_joined``, ``agent_left``,
 ``no_agents``, ``survey``, ``message_left``, ``callback_scheduled``, ``ended``; unnumbered
 ``queue`` {position, ewt_s}, ``typing``, ``read`` {seq}, ``notice``, ``error``.
 
@@ -24,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from ccserver.channels.chat.service import ChatService
 from ccserver.channels.chat.session import ChatSession
+from ccserver.channels.chat.uploads import widget_limits
 from ccserver.channels.forms.limits import SlidingWindowLimiter
 from ccserver.crm.identities import IdentityError, normalise_email
 from ccserver.errors import CcserverError
@@ -125,6 +129,7 @@ class ChatSocket:
                     "chat_id": session.id,
                     "token": session.token,
                     "case_number": session.case_number,
+                    "uploads": widget_limits(self.service.options),
                 },
             }
         )
@@ -146,7 +151,8 @@ class ChatSocket:
             {
                 "type": "session",
                 "data": {"chat_id": session.id, "token": session.token,
-                         "case_number": session.case_number, "resumed": True},
+                         "case_number": session.case_number, "resumed": True,
+                         "uploads": widget_limits(self.service.options)},
             }
         )  # fmt: skip
         async with session.lock:  # no new frame can slip between the replay and attaching
