@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import email.utils
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -94,6 +95,24 @@ class TextApp:
             r, body = await api.post("/api/v1/console/state", json={"state": "ready"})
             assert r.status == 200, body
         return api, uid, sub
+
+
+def mail(
+    subject: str,
+    body: str,
+    sender: str = "Carol Mailer <carol@customer.example.com>",
+    **headers: str,
+) -> EmailMessage:
+    """A customer's mail to support (``In_Reply_To=...`` style keyword headers)."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "support@example.com"
+    msg["Subject"] = subject
+    msg["Message-ID"] = email.utils.make_msgid(domain="customer.example.com")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
 
 
 async def next_frame(sub: Any, kind: str, seconds: float = 20.0, **match: Any) -> dict[str, Any]:

@@ -4,14 +4,11 @@ document. Agents see the status of their own replies on their console topic."""
 
 from __future__ import annotations
 
-import email.utils
-from email.message import EmailMessage
-
 import aiosmtplib
 import pytest
 import test_chat_harness as _h
 from test_api_openapi import Conformance
-from test_chat_harness import TextApp, next_frame
+from test_chat_harness import TextApp, mail, next_frame
 
 from ccserver.app import SERVICES
 from ccserver.web import openapi
@@ -26,12 +23,9 @@ async def test_failed_reply_is_listed_and_retried(text_app: TextApp) -> None:
     conf = Conformance(openapi.document())
     api, _uid, sub = await text_app.ready_agent("alice")
     sup = await text_app.h.as_user("sup")
-    msg = EmailMessage()
-    msg["From"] = "Olga Outbound <olga@customer.example.com>"
-    msg["To"] = "support@example.com"
-    msg["Subject"] = "Wrong size"
-    msg["Message-ID"] = email.utils.make_msgid(domain="customer.example.com")
-    msg.set_content("The shoes are too small.")
+    msg = mail(
+        "Wrong size", "The shoes are too small.", "Olga Outbound <olga@customer.example.com>"
+    )
     port = text_app.channels.smtp_port
     assert port
     await aiosmtplib.send(msg, hostname="127.0.0.1", port=port, start_tls=False)

@@ -5,32 +5,17 @@ offered to the same agent; every mail is a messages row of the case's contacts."
 
 from __future__ import annotations
 
-import email.utils
-from email.message import EmailMessage
-
 import aiosmtplib
 import pytest
 import test_chat_harness as _h
 from sqlalchemy import select
-from test_chat_harness import TextApp, next_frame
+from test_chat_harness import TextApp, mail, next_frame
 
 from ccserver.app import SERVICES
 from ccserver.crm.models import Contact, Message
 
 text_app = _h.text_app
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-def mail(subject: str, body: str, **headers: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "Carol Mailer <carol@customer.example.com>"
-    msg["To"] = "support@example.com"
-    msg["Subject"] = subject
-    msg["Message-ID"] = email.utils.make_msgid(domain="customer.example.com")
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(body)
-    return msg
 
 
 async def test_mail_is_offered_replied_with_threading_and_the_answer_returns(

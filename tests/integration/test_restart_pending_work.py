@@ -7,16 +7,14 @@ at every start. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 from sqlalchemy import select
 from test_api_harness import start_harness
-from test_chat_harness import TextApp, next_frame, relay_server, text_settings
+from test_chat_harness import TextApp, mail, next_frame, relay_server, text_settings
 
 from ccserver.app import SERVICES
 from ccserver.crm.models import Contact, PendingWork
@@ -61,12 +59,9 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
         async for h in start_harness(settings):
             first = TextApp(h, relay)
             users = dict(h.user_ids)
-            msg = EmailMessage()
-            msg["From"] = "Ruth Restart <ruth@customer.example.com>"
-            msg["To"] = "support@example.com"
-            msg["Subject"] = "Invoice twice"
-            msg["Message-ID"] = email.utils.make_msgid(domain="customer.example.com")
-            msg.set_content("You charged me twice.")
+            msg = mail(
+                "Invoice twice", "You charged me twice.", "Ruth Restart <ruth@customer.example.com>"
+            )
             port = first.channels.smtp_port
             assert port
             await aiosmtplib.send(msg, hostname="127.0.0.1", port=port, start_tls=False)
@@ -74,10 +69,10 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
             mail_iid = next(
                 i.id for i in first.cc.interactions.values() if i.channel == Channel.EMAIL
             )
-            mail = first.cc.get(mail_iid)
-            assert mail.state.value == "queued"
-            mail_contact, mail_queued = mail.contact_id, mail.timestamps["first_queued"]
-            case_number = mail.attributes["case_number"]
+            waiting = first.cc.get(mail_iid)
+            assert waiting.state.value == "queued"
+            mail_contact, mail_queued = waiting.contact_id, waiting.timestamps["first_queued"]
+            case_number = waiting.attributes["case_number"]
 
             anon = h.anonymous()
             r, form = await anon.post(
@@ -114,11 +109,11 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
             ack = await relay.wait_for(lambda m: m["Auto-Submitted"] == "auto-replied")
             assert f"[#{case_number}]" in ack["Subject"]
 
-            mail = second.cc.get(mail_iid)
-            assert mail.state.value == "queued" and mail.queue == "general"
-            assert mail.contact_id == mail_contact
-            assert mail.timestamps["first_queued"] == mail_queued  # its place in line
-            assert mail.attributes["restarts"] == 1
+            waiting = second.cc.get(mail_iid)
+            assert waiting.state.value == "queued" and waiting.queue == "general"
+            assert waiting.contact_id == mail_contact
+            assert waiting.timestamps["first_queued"] == mail_queued  # its place in line
+            assert waiting.attributes["restarts"] == 1
             assert second.cc.get(form["interaction_id"]).state.value == "queued"
             cb = second.cc.get(callback["interaction_id"])
             assert cb.state.value == "new"  # still waiting for its window
@@ -151,7 +146,9 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
             assert rows[callback["interaction_id"]].state == "pending"
             async with h.app[SERVICES].require_sessions()() as s:
                 contacts = (
-                    await s.execute(select(Contact).where(Contact.interaction_id == mail_iid))
-                ).scalars().all()
+                    (await s.execute(select(Contact).where(Contact.interaction_id == mail_iid)))
+                    .scalars()
+                    .all()
+                )
             assert [c.id for c in contacts] == [mail_contact]  # the same contact, not a copy
             assert contacts[0].answered_at is not None and contacts[0].agent_id == _uid
