@@ -248,6 +248,7 @@ class ContactCenter(DecisionEffects):
             if adapter is not None:
                 await adapter.connect(i, user_id)
             await self.writer.updated(i)
+            await self.durable.assigned(i, user_id)
             await self._publish_interaction(i)
             await self._publish_agent_state(user_id)
             return i

@@ -165,7 +165,7 @@ class DurableInteractions:
 
     def __init__(self, store: PendingWorkStore | None) -> None:
         self.store = store
-        self._kept: set[str] = set()
+        self._kept: dict[str, tuple[str, dict[str, Any]]] = {}  # id -> (queue, enqueue)
 
     async def keep(
         self,
@@ -178,18 +178,27 @@ class DurableInteractions:
         """``i`` waits for ``queue`` (``enqueue``: the keyword arguments it is routed with)."""
         if self.store is None or i.channel not in DURABLE_CHANNELS:
             return
-        payload = {**snapshot(i), "queue": queue, "enqueue": dict(enqueue or {})}
+        kwargs = dict(enqueue or {})
+        payload = {**snapshot(i), "queue": queue, "enqueue": kwargs}
         await self.store.keep(INTERACTION, i.id, payload, due_at)
-        self._kept.add(i.id)
+        self._kept[i.id] = (queue, kwargs)
+
+    async def assigned(self, i: Interaction, agent_id: str) -> None:
+        """An agent took ``i``: if a restart comes before it ends, it goes back to them."""
+        kept = self._kept.get(i.id)
+        if kept is not None:
+            queue, kwargs = kept
+            await self.keep(i, queue, enqueue={**kwargs, "preferred_agent_id": agent_id})
 
     async def ended(self, i: Interaction) -> None:
-        if self.store is not None and i.id in self._kept:
-            self._kept.discard(i.id)
+        if self.store is not None and self._kept.pop(i.id, None) is not None:
             await self.store.done(i.id)
 
     async def pending(self) -> list[PendingItem]:
         if self.store is None:
             return []
         items = await self.store.pending(INTERACTION)
-        self._kept.update(item.id for item in items)
+        for item in items:
+            kwargs = dict(item.payload.get("enqueue") or {})
+            self._kept[item.id] = (str(item.payload.get("queue", "")), kwargs)
         return items

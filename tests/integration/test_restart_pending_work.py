@@ -55,7 +55,7 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
         )
         relay.refusing = 1
 
-        # --- first run: nobody is logged in, so everything waits -----------------------
+        # --- first run: the agent holds the mail, everything else waits ---------------
         async for h in start_harness(settings):
             first = TextApp(h, relay)
             users = dict(h.user_ids)
@@ -73,6 +73,16 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
             assert waiting.state.value == "queued"
             mail_contact, mail_queued = waiting.contact_id, waiting.timestamps["first_queued"]
             case_number = waiting.attributes["case_number"]
+            # Alice takes the mail, then goes on a break: the rest waits.
+            api, alice, sub = await first.ready_agent("alice")
+            await next_frame(sub, "offer", interaction_id=mail_iid)
+            r, body = await api.post(f"/api/v1/interactions/{mail_iid}/accept")
+            assert r.status == 200, body
+            r, body = await api.post(
+                "/api/v1/console/state", json={"state": "not_ready", "reason": "break"}
+            )
+            assert r.status == 200, body
+            await sub.aclose()
 
             anon = h.anonymous()
             r, form = await anon.post(
@@ -100,6 +110,8 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
             pending = {k for k, v in rows.items() if v.state == "pending"}
             assert {mail_iid, form["interaction_id"], callback["interaction_id"]} <= pending
             assert any(v.kind == "email_delivery" for k, v in rows.items() if k in pending)
+            # Taken by alice before the stop: it goes back to her first.
+            assert rows[mail_iid].payload["enqueue"]["preferred_agent_id"] == alice
         relay.refusing = 0
 
         # --- second run on the same database and data directory ------------------------
@@ -109,7 +121,7 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
             ack = await relay.wait_for(lambda m: m["Auto-Submitted"] == "auto-replied")
             assert f"[#{case_number}]" in ack["Subject"]
 
-            waiting = second.cc.get(mail_iid)
+            waiting = second.cc.get(mail_iid)  # alice's work did not end: it is back in line
             assert waiting.state.value == "queued" and waiting.queue == "general"
             assert waiting.contact_id == mail_contact
             assert waiting.timestamps["first_queued"] == mail_queued  # its place in line
