@@ -1,14 +1,18 @@
 """The customer's side in a real browser: the demo page embeds ``/chat/widget.js`` with one
 script tag; the pre-chat form, the IVR's buttons, an agent's lines (sent over the REST API)
-shown as text, and a page reload that brings the whole conversation back."""
+shown as text, and a page reload that brings the whole conversation back; a file attached
+with the paperclip shows up as a download link in the agent's console."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from browser_harness import ARTIFACTS, LiveServer
+import browser_harness
+from browser_harness import ARTIFACTS, LiveServer, login
 from playwright.sync_api import expect
 
 from ccserver.crm.users import UserService
@@ -107,3 +111,88 @@ def test_customer_chats_in_the_widget_and_a_reload_keeps_the_conversation(
     finally:
         ctx.close()
         agent.close()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2
+
+
+async def _console_agent(server: LiveServer) -> None:
+    """A console agent of their own, and a quiet floor: earlier chats end and every other
+    agent logs out, so the next chat can only be offered to them."""
+    users = UserService(server.sessions())
+    await users.create_user(
+        "fconsole", browser_harness.PASSWORD, role="agent", display_name="Fay Console",
+        skills={"lang.en": 1},
+    )  # fmt: skip
+    cc = server.cc
+    for iid in list(cc.interactions):
+        await cc.customer_left(iid)
+    for other in list(cc.agents):
+        if cc.agent_state_json(other)["state"] != "logged_out":
+            await cc.agent_logout(other)
+
+
+def test_customer_attaches_a_file_and_the_console_links_it(
+    live_server: LiveServer, browser: Any
+) -> None:
+    live_server.call(_console_agent(live_server))
+    agent_ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    customer_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        errors: list[str] = []
+        console = agent_ctx.new_page()
+        console.on("pageerror", lambda e: errors.append(str(e)))
+        login(console, live_server.url, "/console", "fconsole")
+        expect(console.locator("#link")).to_have_attribute("aria-label", "Connection: open")
+        if console.locator("#agent-state").inner_text() != "ready":
+            console.get_by_role("button", name="Ready", exact=True).click()
+        expect(console.locator("#agent-state")).to_have_text("ready")
+
+        page = customer_ctx.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(live_server.url + "/chat/demo")
+        pre = page.locator("#ccs-prechat")
+        pre.locator("input[name=name]").fill("File Customer")
+        pre.locator("input[name=email]").fill("file.customer@example.com")
+        pre.locator("input[name=consent]").check()
+        pre.get_by_role("button", name="Start chat").click()
+        expect(page.locator("#ccs-status")).to_contain_text("Case C-")
+        page.locator('#ccs-extra button[data-value="1"]').click()  # English
+        page.locator('#ccs-extra button[data-value="0"]').click()  # an agent, please
+        chat_id = page.evaluate("JSON.parse(sessionStorage.getItem('ccs_chat')).chatId")
+        offer = console.locator(f'.card.offer[data-id="{chat_id}"]')
+        offer.get_by_role("button", name="Accept").click()
+        log = page.locator("#ccs-log")
+        expect(log).to_contain_text("Fay Console joined")
+
+        # Refused in the widget before sending (the type is not allowed), and said so.
+        page.locator("#ccs-file").set_input_files(
+            files=[{"name": "page.html", "mimeType": "text/html", "buffer": b"<b>x</b>"}]
+        )
+        expect(log).to_contain_text("Not sent: page.html")
+
+        hostile = "<img src=x onerror=alert(1)>.png"
+        with page.expect_file_chooser() as chooser:
+            page.get_by_role("button", name="Attach a file").click()
+        chooser.value.set_files(files=[{"name": hostile, "mimeType": "image/png", "buffer": PNG}])
+        shown = "img src=x onerror=alert(1).png"  # the name made safe by the server
+        expect(log).to_contain_text(f"You: File: {shown} (520 B)")
+        assert log.locator("img").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "chat_widget_file.png"))
+
+        card = console.locator(f'.card.interaction[data-id="{chat_id}"]')
+        link = card.get_by_role("link", name=re.compile("^Download "))
+        expect(link).to_contain_text(shown)
+        expect(link).to_have_attribute(
+            "href", re.compile(r"^/api/v1/interactions/[0-9a-f-]+/files/")
+        )
+        assert card.get_by_role("log").locator("img").count() == 0
+        console.screenshot(path=str(ARTIFACTS / "console_chat_file.png"))
+        with console.expect_download() as download:
+            link.click()
+        assert Path(download.value.path()).read_bytes() == PNG
+        assert download.value.suggested_filename == shown
+        assert errors == []
+    finally:
+        agent_ctx.close()
+        customer_ctx.close()

@@ -1,7 +1,9 @@
 // Text channels in the console: a chat pane per connected chat (several at once, up to the
 // agent's capacity) and an email reply pane. Customer lines arrive as `chat_message` frames;
 // the agent's own lines come back from POST /api/v1/interactions/{id}/chat. Chat text is
-// shown with textContent only, so whatever a customer types stays text.
+// shown with textContent only, so whatever a customer types stays text. A file the customer
+// attached is a line of kind "file": a download link (the server always sends it as an
+// attachment, never rendered in this origin); its name is text as well.
 import { api, attempt, h, notify } from "/static/common.js";
 
 const MAX_LINES = 200;
@@ -44,12 +46,25 @@ function who(line) {
   return line.name || line.from;
 }
 
+function kib(bytes) {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1048576 ? `${Math.ceil(bytes / 1024)} KB` : `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
+function lineBody(l) {
+  const f = l.kind === "file" ? l.file : null;
+  if (!f) return l.text;
+  const label = `${f.name} (${kib(Number(f.size) || 0)})`;
+  // Only the server's own download path is linked (never a URL taken from elsewhere).
+  if (typeof f.url !== "string" || !f.url.startsWith("/api/v1/interactions/")) return label;
+  return h("a", { class: "chat-file", href: f.url, download: f.name, "aria-label": `Download ${label}` }, "File: ", label);
+}
+
 function chatPane(i, rerender) {
   const log = h(
     "ol",
     { class: "chat-log", role: "log", "aria-live": "polite", "aria-label": `Chat with ${i.caller || "customer"}` },
     (transcripts.get(i.id) || []).map((l) =>
-      h("li", { class: `chat-line from-${l.whisper ? "whisper" : l.from}` }, h("span", { class: "chat-who" }, who(l)), " ", l.text),
+      h("li", { class: `chat-line from-${l.whisper ? "whisper" : l.from}` }, h("span", { class: "chat-who" }, who(l)), " ", lineBody(l)),
     ),
   );
   if (ended.has(i.id)) return h("div", { class: "chat" }, log, h("p", { class: "muted" }, "Chat ended."));

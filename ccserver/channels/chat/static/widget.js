@@ -1,13 +1,15 @@
 /* ccserver chat widget: one <script src=".../chat/widget.js"></script> on any page.
  * Plain JS, no dependencies. Everything shown is set with textContent (never innerHTML),
  * so text typed by anyone is displayed, never run. Reconnects with the last seen seq and
- * the server replays what was missed. */
+ * the server replays what was missed. Files (the paperclip) are POSTed to /chat/upload with
+ * the chat id and token, without cookies; the server echoes the file as a "msg" frame. */
 (function () {
   "use strict";
   if (window.__ccsChat) return;
   var me = document.currentScript;
   var base = me && me.src ? new URL(me.src) : new URL(location.href);
   var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/chat/ws";
+  var uploadUrl = base.protocol + "//" + base.host + "/chat/upload";
   var KEY = "ccs_chat";
   var state = { ws: null, chatId: null, token: null, lastSeq: 0, ended: false, retry: 0 };
   try { Object.assign(state, JSON.parse(sessionStorage.getItem(KEY) || "{}")); } catch (e) {}
@@ -40,7 +42,11 @@
     "aria-label": "Message" });
   input.style.cssText = "width:70%";
   var send = el("button", { type: "submit" }, "Send");
-  form.appendChild(input); form.appendChild(send);
+  var attach = el("button", { type: "button", id: "ccs-attach", "aria-label": "Attach a file",
+    title: "Attach a file" }, "\uD83D\uDCCE");
+  var picker = el("input", { type: "file", id: "ccs-file", "aria-label": "File to send" });
+  picker.style.display = "none";
+  form.appendChild(input); form.appendChild(attach); form.appendChild(send); form.appendChild(picker);
   form.style.cssText = "display:none;padding:8px";
   root.appendChild(head); root.appendChild(status); root.appendChild(log);
   root.appendChild(extra); root.appendChild(form);
@@ -52,6 +58,30 @@
     row.appendChild(el("span", { "class": "ccs-body" }, text));
     log.appendChild(row);
     log.scrollTop = log.scrollHeight;
+  }
+  function size(n) {
+    return n < 1024 ? n + " B" : n < 1048576 ? Math.ceil(n / 1024) + " KB" : (n / 1048576).toFixed(1) + " MB";
+  }
+  function refused(name, why) {
+    line("system", "Not sent: " + name + " \u2014 " + why);
+    status.textContent = why;
+  }
+  function upload(file) {
+    var lim = state.uploads || {};
+    var ext = file.name.indexOf(".") >= 0 ? "." + file.name.split(".").pop().toLowerCase() : "";
+    if (lim.accept && lim.accept.split(",").indexOf(ext) < 0) return refused(file.name, "this type of file cannot be sent");
+    if (lim.max_bytes && file.size > lim.max_bytes) return refused(file.name, "the file is larger than " + size(lim.max_bytes));
+    var body = new FormData();  // the chat id and token first: the server checks them before the file
+    body.append("chat_id", state.chatId); body.append("token", state.token); body.append("file", file, file.name);
+    status.textContent = "Sending " + file.name + "\u2026";
+    fetch(uploadUrl, { method: "POST", body: body, credentials: "omit", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (d) {
+          if (r.ok) { status.textContent = ""; return; }
+          refused(file.name, (d.error && d.error.message) || "the upload failed (" + r.status + ")");
+        });
+      })
+      .catch(function () { refused(file.name, "the upload failed; please try again"); });
   }
   function clearExtra() { while (extra.firstChild) extra.removeChild(extra.firstChild); }
   function button(label, onClick) {
@@ -90,10 +120,12 @@
     if (typeof fr.seq === "number") { if (fr.seq <= state.lastSeq) return; state.lastSeq = fr.seq; save(); }
     switch (fr.type) {
       case "session":
-        state.chatId = d.chat_id; state.token = d.token; save(); clearExtra();
+        state.chatId = d.chat_id; state.token = d.token; state.uploads = d.uploads; save(); clearExtra();
+        if (d.uploads && d.uploads.accept) picker.setAttribute("accept", d.uploads.accept);
         form.style.display = "block"; status.textContent = "Case " + d.case_number; break;
       case "msg":
-        line(d.from, d.text); clearExtra();
+        line(d.from, d.kind === "file" && d.file ? "File: " + d.file.name + " (" + size(d.file.size) + ")" : d.text);
+        clearExtra();
         (d.buttons || []).forEach(function (b) {
           button(b.label, function () { sendFrame("choice", { value: b.value }); clearExtra(); })
             .setAttribute("data-value", String(b.value));
@@ -170,6 +202,12 @@
     ev.preventDefault();
     var t = input.value.trim(); if (!t) return;
     sendFrame("message", { text: t }); input.value = "";
+  });
+  attach.addEventListener("click", function () { picker.click(); });
+  picker.addEventListener("change", function () {
+    var files = Array.prototype.slice.call(picker.files || []);
+    picker.value = "";
+    files.forEach(upload);
   });
   window.addEventListener("beforeunload", function () { save(); });
 
