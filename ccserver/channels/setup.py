@@ -257,9 +257,9 @@ async def text_channels_context(app: web.Application) -> AsyncIterator[None]:
 
 def add_routes(app: web.Application) -> None:
     from ccserver.channels.chat import routes as chat_routes
-    from ccserver.channels.email import outbound_api
+    from ccserver.channels.email import api as email_api
     from ccserver.channels.forms import routes as form_routes
 
     chat_routes.add_routes(app)
     form_routes.add_routes(app)
-    outbound_api.add_routes(app)
+    email_api.add_routes(app)

@@ -1,5 +1,5 @@
-"""OpenAPI paths and schemas of the outbound mail queue
-(``ccserver/channels/email/outbound_api.py``)."""
+"""OpenAPI paths and schemas of the email channel's endpoints in
+``ccserver/channels/email/api.py`` (outbound mail queue, reply templates)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,26 @@ EMAIL_SCHEMAS: dict[str, Any] = {
             "updated_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
+    "ReplyTemplates": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["templates"],
+        "properties": {
+            "templates": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name", "languages", "texts"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "languages": {"type": "array", "items": {"type": "string"}},
+                        "texts": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                },
+            }
+        },
+    },
     "OutboundMailList": {
         "type": "object",
         "additionalProperties": False,
@@ -55,6 +75,14 @@ def email_paths() -> dict[str, Any]:
          "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
     ]  # fmt: skip
     return {
+        "/api/v1/email/templates": {
+            "get": op(
+                "Reply templates for the console's email pane (placeholders unfilled)",
+                ("200", "ReplyTemplates"),
+                errors=("404",),
+                tag="console",
+            )
+        },
         "/api/v1/email/outbound": {"get": listing},
         "/api/v1/email/outbound/{id}/retry": {
             "post": op(

@@ -95,6 +95,8 @@ async def test_document_and_routes_agree(tmp_path: Path) -> None:
     assert documented - ours == set(), "documented operations that do not exist"
     for schema in spec["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
+    # Form schemas come from the models that validate them: the spam trap is documented.
+    assert "website" in spec["components"]["schemas"]["CallbackForm"]["properties"]
 
 
 async def test_real_responses_validate_against_the_document(harness: Harness) -> None:
@@ -332,7 +334,11 @@ async def test_real_responses_validate_against_the_document(harness: Harness) ->
     call = {"caller": "+15551230000"}
     assert (await conf.call(sup, "POST", "/api/v1/simulator/calls", json=call))[0] == 404
 
-    # Outbound mail queue (its 202/409 answers: tests/integration/test_email_outbound_api.py).
+    # Reply templates (shipped in config/channels.toml) and the outbound mail queue (its
+    # 202/409 answers: tests/integration/test_email_outbound_api.py).
+    status, templates = await conf.call(agent, "GET", "/api/v1/email/templates")
+    assert status == 200 and "thanks" in {t["name"] for t in templates["templates"]}
+    assert (await conf.call(anon, "GET", "/api/v1/email/templates"))[0] == 401
     outbound = "/api/v1/email/outbound"
     assert (await conf.call(sup, "GET", outbound))[0] == 200
     assert (await conf.call(agent, "GET", outbound))[0] == 403

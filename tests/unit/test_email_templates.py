@@ -162,3 +162,22 @@ async def test_service_acks_in_the_customers_language_and_threads_follow_ups() -
         assert not again.new_case and again.matched_by == "in_reply_to"
         assert again.preferred_agent_id == "agent-3"
         assert again.case.case_number == "C-10001"
+
+
+def test_shipped_reply_templates_render_in_every_language() -> None:
+    import tomllib
+
+    from ccserver.settings import PACKAGE_ROOT
+
+    shipped = tomllib.loads((PACKAGE_ROOT / "config" / "channels.toml").read_text("utf-8"))
+    templates = ReplyTemplates(shipped["reply_templates"])
+    values = {"customer_name": "Ana", "case_number": "C-42", "agent_name": "Bo"}
+    catalogue = templates.catalogue()
+    assert [t["name"] for t in catalogue] == ["more_information", "resolved", "thanks"]
+    for entry in catalogue:
+        assert entry["languages"] == ["en", "ja", "th", "zh"]
+        for language in ("en", "ja", "th", "zh"):
+            text = templates.render(str(entry["name"]), language, values)
+            assert "C-42" in text and "$" not in text, (entry["name"], language)
+    # A language without a text falls back to English.
+    assert templates.render("thanks", "de", values).startswith("Dear Ana,")

@@ -130,6 +130,14 @@ class ReplyTemplates:
     def names(self) -> list[str]:
         return sorted(self._templates)
 
+    def catalogue(self) -> list[dict[str, object]]:
+        """Each template with its languages and texts (placeholders unfilled), by name."""
+        return [
+            {"name": name, "languages": sorted(self._templates[name]),
+             "texts": dict(sorted(self._templates[name].items()))}
+            for name in self.names()
+        ]  # fmt: skip
+
     def add(self, name: str, language: str, body: str) -> None:
         # Validate at registration so a broken template fails when saved, not when used.
         string.Template(body).get_identifiers()

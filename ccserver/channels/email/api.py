@@ -1,8 +1,10 @@
-"""Supervisors' view of outbound mail: what is waiting for the relay, what failed and why,
-and a manual retry for a message the relay refused for good (or that ran out of attempts).
+"""The email channel's REST endpoints besides the reply itself (``chat/routes.py``).
 
-The list comes from ``pending_work`` (so it covers earlier runs too) with the live status
-of messages this process is sending laid over it.
+- Supervisors' view of outbound mail: what is waiting for the relay, what failed and why,
+  and a manual retry for a message the relay refused for good (or that ran out of
+  attempts). The list comes from ``pending_work`` (so it covers earlier runs too) with the
+  live status of messages this process is sending laid over it.
+- The reply templates agents pick from in the console (``channels.toml``).
 """
 
 from __future__ import annotations
@@ -100,6 +102,17 @@ async def retry_outbound(request: web.Request) -> web.Response:
     return web.json_response(_view(d.id, payload, d, None), status=202)
 
 
+async def list_templates(request: web.Request) -> web.Response:
+    from ccserver.channels.setup import TEXT_CHANNELS
+
+    require(request, "console:use")
+    channels = request.app.get(TEXT_CHANNELS)
+    if channels is None:
+        raise NotFound("email is not running")
+    return web.json_response({"templates": channels.reply_templates.catalogue()})
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/email/templates", list_templates)
     app.router.add_get("/api/v1/email/outbound", list_outbound)
     app.router.add_post("/api/v1/email/outbound/{id}/retry", retry_outbound)
