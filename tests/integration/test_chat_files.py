@@ -9,7 +9,7 @@ reads the CRM rows)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +40,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 PDF = b"%PDF-1.7\n" + b"1 0 obj << >> endobj\n" * 20 + b"%%EOF\n"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    if request.param == "sqlite":
-        yield {}  # the harness's own SQLite file
-        return
-    from conftest import _pg_database
-
-    with _pg_database(request.getfixturevalue("_pg_template")) as url:
-        yield {"CCSERVER_DATABASE__URL": url}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def files_app(
-    tmp_path_factory: pytest.TempPathFactory, database: dict[str, str]
-) -> AsyncIterator[TextApp]:
-    async for t in start_text_app(tmp_path_factory.mktemp("chatfiles"), CHANNELS, **database):
+@pytest_asyncio.fixture(loop_scope="module")
+async def files_app(tmp_path: Path, db_url: str) -> AsyncIterator[TextApp]:
+    # db_url (tests/conftest.py): a fresh migrated SQLite or PostgreSQL database per test.
+    async for t in start_text_app(tmp_path, CHANNELS, CCSERVER_DATABASE__URL=db_url):
         yield t
 
 
@@ -231,6 +219,7 @@ async def test_each_limit_is_refused_with_its_code_and_leaves_nothing(files_app:
         form.add_field("file", b"hello", filename="hello.txt", content_type="text/plain")
         r, err = await anon.call("POST", "/chat/upload", data=form)  # no chat id or token
         assert r.status == 401 and err["error"]["code"] == "unknown_chat"
+        assert "before the file" in err["error"]["message"]
         r, err = await anon.call("POST", "/chat/upload", json={"file": "x"})
         assert r.status == 400
 
@@ -253,7 +242,10 @@ async def test_uploads_are_rate_limited_per_chat_and_end_with_the_chat(files_app
     async with websockets.connect(app.ws_url()) as ws:
         session = await _start(ws, "Ray Rate", "ray.rate@example.com", "+1 415 555 0152")
         chat_id, token = session["chat_id"], session["token"]
-        form = lambda: _form(chat_id, token, b"<b>x</b>", "x.html")  # noqa: E731
+
+        def form() -> FormData:
+            return _form(chat_id, token, b"<b>x</b>", "x.html")
+
         statuses = [
             (await anon.call("POST", "/chat/upload", data=form()))[0].status for _ in range(12)
         ]

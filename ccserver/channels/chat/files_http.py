@@ -73,11 +73,11 @@ async def _upload(request: web.Request) -> web.Response:
         if part.name in ("chat_id", "token"):
             fields[part.name] = await _small_field(part)
         elif part.name == "file":
-            session = uploads.authenticate(fields.get("chat_id", ""), fields.get("token", ""))
+            if "chat_id" not in fields or "token" not in fields:
+                raise UnknownChat("send chat_id and token before the file")
+            session = uploads.authenticate(fields["chat_id"], fields["token"])
             line = await uploads.accept(session, part.filename or "file", _chunks(part))
             return web.json_response(line, status=201, headers=CORS)
-    if "chat_id" not in fields or "token" not in fields:
-        raise UnknownChat("send chat_id and token before the file")
     raise BadRequest("no 'file' field in the upload")
 
 
