@@ -572,7 +572,10 @@ def test_agent_ends_a_call_with_the_survey(
     try:
         page = ctx.new_page()
         login(page, server.url, "/console", "dana")
+        # The shortcut works once the console is live; a key pressed earlier is lost.
+        expect(page.locator("#link")).to_have_attribute("aria-label", "Connection: open")
         page.keyboard.press("Alt+R")
+        expect(page.locator("#agent-state")).to_have_text("ready")
         iid = server.call(_call(server, seeded["customer_id"]))
         page.locator(".card.offer").get_by_role("button", name="Accept").click()
         card = page.locator(f'.card.interaction[data-id="{iid}"]')

@@ -6,7 +6,15 @@ import {
 } from "/static/common.js";
 import { initCustomerTools, renderPop } from "/static/console_customer.js";
 import { followUpProblem, initCrmTools, renderCrm, scheduleFollowUp } from "/static/console_crm.js";
-import { chatEnded, chatHistory, chatLine, chatTyping, forget, textPane } from "/static/console_text.js";
+import {
+  chatEnded,
+  chatHistory,
+  chatLine,
+  chatTyping,
+  emailDelivery,
+  forget,
+  textPane,
+} from "/static/console_text.js";
 
 const REASONS = ["break", "lunch", "training", "meeting", "after_call_work", "coaching"];
 const TERMINAL = new Set(["completed", "abandoned"]);
@@ -95,13 +103,7 @@ const live = new Live(
       notify(`Callback to ${data.number}: ${text}.`, data.result === "answered" ? "info" : "warn");
     },
     email_delivery(data) {
-      // The relay's answer to a reply this agent sent: a failure is shown, never silent.
-      const c = data.case_number ? ` (case ${data.case_number})` : "";
-      if (data.status === "sent") notify(`Reply sent${c}.`);
-      else if (data.status === "failed_retrying")
-        notify(`Reply not sent yet${c}: ${data.error}. Retrying automatically.`, "warn");
-      else if (data.status === "failed")
-        notify(`Reply could not be delivered${c}: ${data.error}. A supervisor can retry it.`, "error");
+      emailDelivery(data);
     },
     agent_state(data) {
       setAgent(data);

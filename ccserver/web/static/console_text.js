@@ -35,6 +35,7 @@ export function chatEnded(data) {
 
 export function forget(id) {
   transcripts.delete(id);
+  drafts.delete(id);
   typingUntil.delete(id);
   ended.delete(id);
 }
@@ -105,8 +106,67 @@ function chatPane(i, rerender) {
   return h("div", { class: "chat" }, log, h("p", { class: "muted typing", "aria-live": "polite" }, typing), form);
 }
 
-function emailPane(i) {
+// Reply templates (config/channels.toml), loaded once; drafts survive the card being
+// re-rendered by live frames; the relay's answers by message id, newest first wins.
+let templates = null;
+const drafts = new Map(); // interaction id -> {template, language, body}
+const deliveries = new Map(); // message id -> status
+
+function loadTemplates(rerender) {
+  if (templates !== null) return templates;
+  templates = [];
+  api("GET", "/api/v1/email/templates")
+    .then((r) => {
+      templates = r.templates;
+      rerender();
+    })
+    .catch(() => notify("Reply templates could not be loaded.", "warn"));
+  return templates;
+}
+
+const STATUS_TEXT = {
+  sent: (c) => [`Reply sent${c}.`, "ok"],
+  failed_retrying: (c, e) => [`Reply not sent yet${c}: ${e}. Retrying automatically.`, "warn"],
+  failed: (c, e) => [`Reply could not be delivered${c}: ${e}. A supervisor can retry it.`, "error"],
+};
+
+// The relay's answer to a reply this agent sent (`email_delivery` frames).
+export function emailDelivery(data) {
+  deliveries.set(data.message_id, data.status);
+  const text = STATUS_TEXT[data.status];
+  if (text) notify(...text(data.case_number ? ` (case ${data.case_number})` : "", data.error));
+}
+
+function emailPane(i, rerender) {
+  const draft = drafts.get(i.id) || { template: "", language: "en", body: "" };
+  drafts.set(i.id, draft);
+  const catalogue = loadTemplates(rerender);
+  const chosen = catalogue.find((t) => t.name === draft.template);
   const body = h("textarea", { "aria-label": "Email reply", rows: 5, maxlength: 100000 });
+  body.value = draft.body;
+  body.addEventListener("input", () => (draft.body = body.value));
+  const pick = h(
+    "select",
+    { "aria-label": "Reply template" },
+    h("option", { value: "" }, "No template"),
+    ...catalogue.map((t) => h("option", { value: t.name }, t.name.replaceAll("_", " "))),
+  );
+  pick.value = draft.template;
+  pick.addEventListener("change", () => {
+    draft.template = pick.value;
+    rerender();
+  });
+  const languages = chosen ? chosen.languages : [];
+  const lang = h("select", { "aria-label": "Template language" }, ...languages.map((l) => h("option", { value: l }, l)));
+  lang.value = languages.includes(draft.language) ? draft.language : languages[0] || "en";
+  lang.hidden = !chosen;
+  lang.addEventListener("change", () => {
+    draft.language = lang.value;
+    rerender();
+  });
+  // What the template puts above the agent's words (placeholders are filled on sending).
+  const preview = h("p", { class: "muted template-preview" }, chosen ? chosen.texts[lang.value] || "" : "");
+  preview.hidden = !chosen;
   return h(
     "form",
     {
@@ -114,17 +174,24 @@ function emailPane(i) {
       "aria-label": "Email reply",
       onsubmit: async (ev) => {
         ev.preventDefault();
-        if (!body.value.trim()) {
-          notify("Write the reply first.", "error");
+        if (!body.value.trim() && !draft.template) {
+          notify("Write the reply or pick a template first.", "error");
           return;
         }
-        const res = await attempt(() => api("POST", `/api/v1/interactions/${i.id}/email-reply`, { body: body.value }));
+        const payload = { body: body.value || null, template: draft.template || null, language: lang.value };
+        const res = await attempt(() => api("POST", `/api/v1/interactions/${i.id}/email-reply`, payload));
         if (res) {
+          drafts.delete(i.id);
           body.value = "";
-          notify(`Reply ${res.status}.`, "ok");
+          // The relay may have answered already (its frame can beat this response).
+          if (!deliveries.has(res.message_id)) notify("Reply queued for sending.", "ok");
+          rerender();
         }
       },
     },
+    h("label", {}, "Template ", pick),
+    lang,
+    preview,
     body,
     h("button", { type: "submit" }, "Send reply"),
   );
@@ -133,6 +200,6 @@ function emailPane(i) {
 // The pane for an interaction card, or null for voice and other channels.
 export function textPane(i, rerender) {
   if (i.channel === "chat" && i.state === "connected") return chatPane(i, rerender);
-  if (i.channel === "email" && (i.state === "connected" || i.state === "wrap_up")) return emailPane(i);
+  if (i.channel === "email" && (i.state === "connected" || i.state === "wrap_up")) return emailPane(i, rerender);
   return null;
 }
