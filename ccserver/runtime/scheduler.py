@@ -324,7 +324,11 @@ def workflows_of(services: Any) -> WorkflowServices:
     found = services.extras.get("workflows")
     if isinstance(found, WorkflowServices):
         return found
-    built = workflow_services(services.require_sessions(), load_rules(services.settings.paths.crm))
+    built = workflow_services(
+        services.require_sessions(),
+        load_rules(services.settings.paths.crm),
+        services.settings.server.data_dir,
+    )
     services.extras["workflows"] = built
     return built
 

@@ -119,7 +119,7 @@ def record_schemas() -> dict[str, Schema]:
             "description": "every record linked to the customer, by table",
             "required": ["customer"],
         },
-        "Erased": strict({"id": STR, "erased": BOOL}),
+        "Erased": strict({"id": STR, "erased": BOOL, "files_removed": INT}),
         "SegmentationResult": strict({"customers": INT, "changed": INT}),
         "KpiReport": strict(
             {

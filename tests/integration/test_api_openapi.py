@@ -451,7 +451,7 @@ async def _workflows_reports_and_channels(conf: Conformance, harness: Harness, a
     assert status == 200 and export["customer"]["id"] == cust["id"]
     assert (await conf.call(admin, "GET", P + "/export", f"{P[:-5]}/nope/export"))[0] == 404
     status, erased = await conf.call(admin, "POST", P + "/erase", f"{P[:-5]}/{cust['id']}/erase")
-    assert status == 200 and erased == {"id": cust["id"], "erased": True}
+    assert status == 200 and erased == {"id": cust["id"], "erased": True, "files_removed": 0}
     assert (await conf.call(admin, "POST", P + "/erase", f"{P[:-5]}/nope/erase"))[0] == 404
     status, seg = await conf.call(sup, "POST", "/api/v1/segmentation/recompute")
     assert status == 200 and seg["customers"] >= 1

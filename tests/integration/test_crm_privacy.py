@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -115,3 +116,52 @@ async def test_erase_anonymises_but_keeps_counts(
     assert again.id != cid
     # Erasing twice is harmless.
     assert (await service.erase(cid)).erased_at == erased.erased_at
+
+
+async def test_erase_deletes_the_files_the_customer_sent(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """The mail as received, chat files and complaint attachments live under the data
+    directory: erasure deletes this customer's and nobody else's."""
+    from ccserver.crm.services.privacy import PrivacyService
+
+    _, cid, contact_id = await _customer_with_records(sessions)
+    other = await CustomerService(sessions).create({"first_name": "Kept", "phone": "+33145000000"})
+    other_contact = await ContactService(sessions).record(
+        {"interaction_id": "e2", "channel": "chat", "customer_id": other.id, "started_at": T0}
+    )
+    files = {
+        "mine_mail": "mail/0a1b2c3d/0a1b2c3d-mail.eml",
+        "mine_chat": "attachments/chat/chat-1/file-1",
+        "mine_complaint": "attachments/complaint/{complaint}/att-1",
+        "theirs_chat": "attachments/chat/chat-2/file-2",
+    }
+    async with sessions.begin() as s:
+        complaint = (await s.scalars(select(Complaint).where(Complaint.customer_id == cid))).one()
+        complaint.attachments = [{"id": "att-1", "name": "photo.jpg"}]
+        s.add(Message(contact_id=contact_id, direction="inbound", body_text="x",
+                      headers={"raw_ref": "0a1b2c3d/0a1b2c3d-mail.eml"}))  # fmt: skip
+        s.add(Message(contact_id=contact_id, direction="inbound", body_text="file",
+                      attachments=[{"id": "file-1", "interaction_id": "chat-1"}]))  # fmt: skip
+        # A reference that would leave the data directory is never followed.
+        s.add(Message(contact_id=contact_id, direction="inbound", body_text="odd",
+                      headers={"raw_ref": "../../outside.eml"}))  # fmt: skip
+        s.add(Message(contact_id=other_contact.id, direction="inbound", body_text="theirs",
+                      attachments=[{"id": "file-2", "interaction_id": "chat-2"}]))  # fmt: skip
+        complaint_id = complaint.id
+    data = tmp_path / "data"
+    paths = {k: data / v.format(complaint=complaint_id) for k, v in files.items()}
+    outside = tmp_path / "outside.eml"
+    for path in [*paths.values(), outside]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"personal data")
+
+    result = await PrivacyService(sessions, data).erase(cid, actor=DPO)
+    assert result == {"id": cid, "erased": True, "files_removed": 3}
+    assert [k for k, p in paths.items() if p.exists()] == ["theirs_chat"]
+    assert outside.exists()
+    async with sessions() as s:
+        assert (await s.get(Complaint, complaint_id)).attachments == []  # type: ignore[union-attr]
+    # Erasing again finds nothing left to delete.
+    again = await PrivacyService(sessions, data).erase(cid, actor=DPO)
+    assert again["files_removed"] == 0

@@ -8,6 +8,7 @@ rule objects, apply the rule, write back with an audit row in the same transacti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,14 +29,15 @@ class WorkflowServices:
 
 
 def workflow_services(
-    sessions: async_sessionmaker[AsyncSession], rules: CrmRules
+    sessions: async_sessionmaker[AsyncSession], rules: CrmRules, data_dir: Path | None = None
 ) -> WorkflowServices:
+    """``data_dir``: where received files live (erasure deletes a customer's files)."""
     return WorkflowServices(
         rules=rules,
         complaints=ComplaintService(sessions, rules),
         followups=FollowUpService(sessions, rules),
         surveys=SurveyService(sessions, rules),
-        privacy=PrivacyService(sessions),
+        privacy=PrivacyService(sessions, data_dir),
     )
 
 

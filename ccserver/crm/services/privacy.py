@@ -9,6 +9,8 @@ in survey audit rows, so an erased customer leaves only counts, scores and times
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,13 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.crm.audit import SYSTEM, Actor
 from ccserver.crm.customers import CustomerService
-from ccserver.crm.models import AuditEntry, Complaint, FollowUp, SurveyResponse
+from ccserver.crm.models import AuditEntry, Complaint, Contact, FollowUp, Message, SurveyResponse
 
 
 class PrivacyService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], data_dir: Path | None = None
+    ) -> None:
         self._sessions = sessions
         self._customers = CustomerService(sessions)
+        # Files the customer sent live under the data directory, not in the database:
+        # mail as received, chat files, complaint attachments. Erasure removes them too.
+        self._data_dir = data_dir
 
     async def export(self, customer_id: str, *, actor: Actor = SYSTEM) -> dict[str, Any]:
         """Every record linked to the customer, as JSON-ready data (audited as ``export``)."""
@@ -30,7 +37,9 @@ class PrivacyService:
         return await self._customers.export(customer_id, actor=actor)
 
     async def erase(self, customer_id: str, *, actor: Actor = SYSTEM) -> dict[str, Any]:
-        """Anonymise the customer and its workflow records; counts and scores stay."""
+        """Anonymise the customer and its workflow records; counts and scores stay. The
+        files they sent are deleted once the records no longer point at them."""
+        files = await self._files(customer_id)  # read first: erasure clears the references
         view = await self._customers.erase(customer_id, actor=actor)
         async with self._sessions.begin() as session:
             await session.execute(
@@ -39,7 +48,7 @@ class PrivacyService:
             await session.execute(
                 update(Complaint)
                 .where(Complaint.customer_id == customer_id)
-                .values(order_ref=None, root_cause=None, corrective_action=None)
+                .values(order_ref=None, root_cause=None, corrective_action=None, attachments=[])
             )
             ids = select(SurveyResponse.id).where(SurveyResponse.customer_id == customer_id)
             # Ratings are scores, not PII, but follow-up ids in the same details link back.
@@ -50,4 +59,48 @@ class PrivacyService:
             )
             for (entry,) in rows.all():
                 entry.details = {"ratings": dict(entry.details.get("ratings") or {})}
-        return {"id": view.id, "erased": True}
+        removed = await asyncio.to_thread(self._remove, files)
+        return {"id": view.id, "erased": True, "files_removed": removed}
+
+    async def _files(self, customer_id: str) -> list[Path]:
+        """Files under the data directory that hold what this customer sent."""
+        if self._data_dir is None:
+            return []
+        found: list[str] = []
+        async with self._sessions() as session:
+            contacts = select(Contact.id).where(Contact.customer_id == customer_id)
+            messages = await session.execute(
+                select(Message.headers, Message.attachments).where(
+                    Message.contact_id.in_(contacts)
+                )
+            )
+            for headers, attachments in messages.all():
+                if (headers or {}).get("raw_ref"):
+                    found.append(f"mail/{headers['raw_ref']}")  # the mail as received
+                for a in attachments or []:
+                    if a.get("interaction_id") and a.get("id"):  # a chat file
+                        found.append(f"attachments/chat/{a['interaction_id']}/{a['id']}")
+            complaints = await session.execute(
+                select(Complaint.id, Complaint.attachments).where(
+                    Complaint.customer_id == customer_id
+                )
+            )
+            for complaint_id, attachments in complaints.all():
+                for a in attachments or []:
+                    if a.get("id"):
+                        found.append(f"attachments/complaint/{complaint_id}/{a['id']}")
+        root = self._data_dir.resolve()
+        paths = [(root / ref).resolve() for ref in found]
+        # References come from our own rows; a path outside the data directory is ignored.
+        return [p for p in paths if p.is_relative_to(root)]
+
+    @staticmethod
+    def _remove(paths: list[Path]) -> int:
+        removed = 0
+        for path in paths:
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
