@@ -293,7 +293,9 @@ class WorkflowJobs:
 
     async def retention(self, now: dt.datetime | None = None) -> dict[str, int]:
         rules = self.rules.retention if self.retention_rules is None else self.retention_rules
-        return await apply_retention(self.sessions, rules, now_utc(now))
+        return await apply_retention(
+            self.sessions, rules, now_utc(now), self.services.privacy.data_dir
+        )
 
     async def segmentation(self, now: dt.datetime | None = None) -> dict[str, int]:
         return await recompute_segments(self.sessions, self.rules.segmentation, now_utc(now))

@@ -127,3 +127,41 @@ async def test_scheduler_applies_the_configured_rules(
         # The audit log rule was switched off: the 25-year-old row is still there.
         old = await s.scalars(select(AuditEntry.action).where(AuditEntry.action == "read"))
         assert list(old) == ["read"]
+
+
+async def test_files_of_cleared_messages_are_deleted_with_them(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """The mail as received and chat files sit on disk; when retention clears the messages
+    that point at them, the files go too (a newer message keeps its file)."""
+    from ccserver.crm.services.retention import apply_retention
+
+    data = tmp_path / "data"
+    old_mail, old_chat, new_mail = (
+        data / "mail/aa/old.eml",
+        data / "attachments/chat/chat-9/f-old",
+        data / "mail/bb/new.eml",
+    )
+    for path in (old_mail, old_chat, new_mail):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"customer data")
+    async with sessions.begin() as s:
+        contact = Contact(interaction_id="files", channel="email", started_at=T0)
+        s.add(contact)
+        await s.flush()
+        s.add(Message(contact_id=contact.id, direction="inbound", body_text="old mail",
+                      headers={"raw_ref": "aa/old.eml"}, created_at=T0 - 800 * DAY))  # fmt: skip
+        s.add(Message(contact_id=contact.id, direction="inbound", body_text="photo.png",
+                      attachments=[{"id": "f-old", "interaction_id": "chat-9"}],
+                      created_at=T0 - 800 * DAY))  # fmt: skip
+        s.add(Message(contact_id=contact.id, direction="inbound", body_text="new mail",
+                      headers={"raw_ref": "bb/new.eml"}, created_at=T0 - 10 * DAY))  # fmt: skip
+    rules = (RetentionRule("messages", 730, "clear"),)
+    counts = await apply_retention(sessions, rules, T0, data)
+    assert counts == {"messages:clear": 2, "files:delete": 2}
+    assert (old_mail.exists(), old_chat.exists(), new_mail.exists()) == (False, False, True)
+    # The next run finds the cleared rows without references: nothing more to delete.
+    assert await apply_retention(sessions, rules, T0, data) == {
+        "messages:clear": 2,
+        "files:delete": 0,
+    }

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ccserver.crm import stored_files
 from ccserver.crm.audit import SYSTEM, Actor
 from ccserver.crm.customers import CustomerService
 from ccserver.crm.models import AuditEntry, Complaint, Contact, FollowUp, Message, SurveyResponse
@@ -59,48 +60,30 @@ class PrivacyService:
             )
             for (entry,) in rows.all():
                 entry.details = {"ratings": dict(entry.details.get("ratings") or {})}
-        removed = await asyncio.to_thread(self._remove, files)
+        removed = await asyncio.to_thread(stored_files.remove, files)
         return {"id": view.id, "erased": True, "files_removed": removed}
+
+    @property
+    def data_dir(self) -> Path | None:
+        return self._data_dir
 
     async def _files(self, customer_id: str) -> list[Path]:
         """Files under the data directory that hold what this customer sent."""
         if self._data_dir is None:
             return []
-        found: list[str] = []
+        refs: list[str] = []
         async with self._sessions() as session:
             contacts = select(Contact.id).where(Contact.customer_id == customer_id)
             messages = await session.execute(
-                select(Message.headers, Message.attachments).where(
-                    Message.contact_id.in_(contacts)
-                )
+                select(Message.headers, Message.attachments).where(Message.contact_id.in_(contacts))
             )
             for headers, attachments in messages.all():
-                if (headers or {}).get("raw_ref"):
-                    found.append(f"mail/{headers['raw_ref']}")  # the mail as received
-                for a in attachments or []:
-                    if a.get("interaction_id") and a.get("id"):  # a chat file
-                        found.append(f"attachments/chat/{a['interaction_id']}/{a['id']}")
+                refs += stored_files.message_refs(headers, attachments)
             complaints = await session.execute(
                 select(Complaint.id, Complaint.attachments).where(
                     Complaint.customer_id == customer_id
                 )
             )
             for complaint_id, attachments in complaints.all():
-                for a in attachments or []:
-                    if a.get("id"):
-                        found.append(f"attachments/complaint/{complaint_id}/{a['id']}")
-        root = self._data_dir.resolve()
-        paths = [(root / ref).resolve() for ref in found]
-        # References come from our own rows; a path outside the data directory is ignored.
-        return [p for p in paths if p.is_relative_to(root)]
-
-    @staticmethod
-    def _remove(paths: list[Path]) -> int:
-        removed = 0
-        for path in paths:
-            try:
-                path.unlink()
-                removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
+                refs += stored_files.complaint_refs(complaint_id, attachments)
+        return stored_files.under(self._data_dir, refs)

@@ -10,13 +10,16 @@ pending work (``pending_work`` rows no longer pending) after thirty days.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ccserver.crm import stored_files
 from ccserver.crm.audit import SYSTEM, add_audit
 from ccserver.crm.models import AuditEntry, Message, PendingWork, SurveyResponse
 from ccserver.crm.rules.retention import DEFAULT_RULES, RETENTION_TABLES, RetentionRule
@@ -45,10 +48,14 @@ async def apply_retention(
     sessions: async_sessionmaker[AsyncSession],
     rules: Sequence[RetentionRule] = DEFAULT_RULES,
     now: dt.datetime | None = None,
+    data_dir: Path | None = None,
 ) -> dict[str, int]:
-    """Apply every rule once; returns rows affected per ``table:action`` (audited)."""
+    """Apply every rule once; returns rows affected per ``table:action`` (audited). With
+    ``data_dir``, the files those message rows point at (mail as received, chat files) are
+    deleted with them (``files:delete``)."""
     at = now_utc(now)
     counts: dict[str, int] = {}
+    files: list[Path] = []
     async with sessions.begin() as session:
         for rule in rules:
             model, time_col, clear = _TABLES[rule.table]
@@ -56,10 +63,23 @@ async def apply_retention(
             where = getattr(model, time_col) < cutoff
             if rule.table in _ONLY:
                 where = and_(where, _ONLY[rule.table])
+            if model is Message and data_dir is not None:
+                # Rows already cleared have no body and no references left.
+                rows = await session.execute(
+                    select(Message.headers, Message.attachments).where(
+                        where, Message.body_text.is_not(None)
+                    )
+                )
+                refs = [r for h, a in rows.all() for r in stored_files.message_refs(h, a)]
+                files += stored_files.under(data_dir, refs)
             if rule.action == "delete":
                 result: Any = await session.execute(delete(model).where(where))
             else:
                 result = await session.execute(update(model).where(where).values(**clear))
             counts[f"{rule.table}:{rule.action}"] = int(result.rowcount or 0)
+        if data_dir is not None:
+            counts["files:delete"] = len(files)
         add_audit(session, SYSTEM, "retention", "database", None, dict(counts))
+    if files:  # after the commit: a failed transaction keeps rows and files together
+        counts["files:delete"] = await asyncio.to_thread(stored_files.remove, files)
     return counts
