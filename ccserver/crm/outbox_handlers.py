@@ -7,9 +7,7 @@ database's commit and the journal's delete replays a batch on the next start, an
 insert must neither fail nor duplicate (``ON CONFLICT (pk) DO NOTHING``); an update is an
 upsert keyed by id (``ON CONFLICT (pk) DO UPDATE`` of the columns the payload carries).
 
-Payloads come either straight from ``put()`` (Python values, top-level timestamps already as
-the ISO text the journal holds) or back from the JSON journal after a restart (strings for
-timestamps, dates, decimals), so each handler converts by column type before binding.
+Payload values are converted by column type before binding (``outbox_values``).
 
 Why not let the database unpack the journal's JSON (``INSERT … SELECT … FROM json_each`` /
 ``jsonb_array_elements``): measured, it moves more CPU into the database than it saves in
@@ -19,29 +17,19 @@ server time), and here client and database share the same cores.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import json
-import json.encoder as _json_c
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    Column,
-    Date,
-    DateTime,
     Float,
     Integer,
     MetaData,
     Numeric,
     String,
     Table,
-    Time,
-    Uuid,
     and_,
     bindparam,
     update,
@@ -52,89 +40,16 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
 
-# The stdlib json C encoder (absent on some interpreters: then the column's own processor).
-# JSON columns keep SQLAlchemy's exact text (", " separators, ASCII escapes), which orjson
-# cannot produce, so they are not switched to orjson.
-c_make_encoder: Any = getattr(_json_c, "c_make_encoder", None)
+from ccserver.crm.outbox_values import (
+    Payload,
+    bind_processor,
+    convert,
+    converters,
+    json_processor,
+    runs_by_keys,
+)
 
-
-Payload = dict[str, Any]
 Handler = Callable[[AsyncConnection, list[Payload]], Awaitable[None]]
-_Converter = Callable[[Any], Any]
-
-
-_fromisoformat = dt.datetime.fromisoformat
-# What ``isoformat()`` writes for an aware UTC datetime, with or without microseconds.
-_canonical_utc = re.compile(
-    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?\+00:00", re.ASCII
-).fullmatch
-
-
-def _to_datetime(v: Any) -> Any:
-    return dt.datetime.fromisoformat(v) if isinstance(v, str) else v
-
-
-def _to_date(v: Any) -> Any:
-    return dt.date.fromisoformat(v) if isinstance(v, str) else v
-
-
-def _to_time(v: Any) -> Any:
-    return dt.time.fromisoformat(v) if isinstance(v, str) else v
-
-
-def _to_decimal(v: Any) -> Any:
-    return decimal.Decimal(v) if isinstance(v, str | int | float) else v
-
-
-def _to_uuid(v: Any) -> Any:
-    return uuid.UUID(v) if isinstance(v, str) else v
-
-
-def _converters(table: Table) -> dict[str, _Converter]:
-    out: dict[str, _Converter] = {}
-    for col in table.columns:
-        t = col.type
-        if isinstance(t, TypeDecorator):  # e.g. the models' UtcDateTime: convert for its impl
-            t = t.impl_instance
-        if isinstance(t, DateTime):
-            out[col.key] = _to_datetime
-        elif isinstance(t, Date):
-            out[col.key] = _to_date
-        elif isinstance(t, Time):
-            out[col.key] = _to_time
-        elif isinstance(t, Numeric) and getattr(t, "asdecimal", False):
-            out[col.key] = _to_decimal
-        elif isinstance(t, Uuid) and getattr(t, "as_uuid", False):
-            out[col.key] = _to_uuid
-    return out
-
-
-def _runs_by_keys(payloads: list[Payload]) -> Iterator[tuple[tuple[str, ...], list[Payload]]]:
-    """Split into consecutive runs with the same set of keys: ``executemany`` binds one
-    column list, and keeping runs consecutive keeps the records' order."""
-    if not payloads:
-        return
-    run: list[Payload] = [payloads[0]]
-    view = payloads[0].keys()
-    for p in payloads[1:]:
-        if p.keys() != view:  # a set comparison in C: far cheaper than sorting every key list
-            yield tuple(sorted(view)), run
-            run = []
-            view = p.keys()
-        run.append(p)
-    yield tuple(sorted(view)), run
-
-
-def _convert(payloads: list[Payload], conv: dict[str, _Converter]) -> list[Payload]:
-    if not conv:
-        return payloads
-    out: list[Payload] = []
-    for p in payloads:
-        q = dict(p)
-        for key in conv.keys() & q.keys():
-            q[key] = conv[key](q[key])
-        out.append(q)
-    return out
 
 
 class _InsertPlan:
@@ -149,7 +64,7 @@ class _InsertPlan:
     """
 
     def __init__(self, table: Table, dialect: Dialect, keys: tuple[str, ...], upsert: bool):
-        conv = _converters(table)
+        conv = converters(table)
         pk = [c.key for c in table.primary_key.columns]
         # Payload columns, plus columns with a Python-side default the payload leaves out
         # (ids, created_at, empty JSON lists): SQLAlchemy would fill those on insert too.
@@ -181,12 +96,12 @@ class _InsertPlan:
             default: Any = None
             if key not in keys and col.default is not None:
                 default = col.default
-            proc = _bind_processor(col, dialect)
+            proc = bind_processor(col, dialect)
             conv_step = conv.get(key)
             if getattr(proc, "__name__", "") == "from_text":
                 conv_step = None  # from_text converts text itself
             elif isinstance(col.type, JSON):
-                proc = _json_processor(col, dialect)
+                proc = json_processor(col, dialect)
             self.steps.append((key, conv_step, proc, default))
         self.columns = [by_key[k].name for k in order]
         self.table = table
@@ -213,91 +128,6 @@ class _InsertPlan:
         return list(zip(*columns, strict=True))
 
 
-_SAMPLE_TIMES = (
-    dt.datetime(2026, 3, 1, 12, 30, 5, tzinfo=dt.UTC),
-    dt.datetime(1999, 12, 31, 23, 59, 59, 123456, tzinfo=dt.timezone(dt.timedelta(hours=9))),
-)
-
-
-def _bind_processor(col: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The column type's own bind processor for ``dialect``; for SQLite timestamps, a faster
-    equivalent (one ``isoformat`` instead of SQLAlchemy's dict formatting) used only after it
-    proved to give the very same text on sample values, so stored text stays comparable."""
-    proc: Callable[[Any], Any] | None = col.type.dialect_impl(dialect).bind_processor(dialect)
-    if proc is None or dialect.name != "sqlite":
-        return proc
-    generic: Callable[[Any], Any] = proc
-    t = col.type
-    decorator = t if isinstance(t, TypeDecorator) else None
-    impl = t.impl_instance if isinstance(t, TypeDecorator) else t
-    if not isinstance(impl, DateTime):
-        return proc
-    impl_proc: Callable[[Any], Any] = impl.dialect_impl(dialect).bind_processor(dialect) or (
-        lambda v: v
-    )
-
-    def fast(value: Any) -> Any:
-        if type(value) is dt.datetime and value.tzinfo is dt.UTC:  # the common case
-            return value.isoformat(" ", "microseconds")[:26]  # minus "+00:00"
-        if decorator is not None:
-            value = decorator.process_bind_param(value, dialect)
-        if type(value) is dt.datetime and value.tzinfo is None:
-            return value.isoformat(" ", "microseconds")
-        return impl_proc(value) if decorator is not None else generic(value)
-
-    def from_text(value: Any) -> Any:
-        # Payloads carry timestamps as the ISO text the journal holds (see encode_record);
-        # a UTC one in exactly isoformat()'s shape becomes SQLite's stored form by slicing,
-        # after the same parse the Python conversion would do (so an impossible date such
-        # as month 13 still fails the same way). Any other text or value: the full path.
-        if type(value) is str and _canonical_utc(value) and _fromisoformat(value):
-            if len(value) == 32:
-                return value[:10] + " " + value[11:26]
-            return value[:10] + " " + value[11:19] + ".000000"
-        return fast(_to_datetime(value))
-
-    try:
-        same = all(
-            fast(v) == generic(v) == from_text(v.isoformat()) == from_text(v) for v in _SAMPLE_TIMES
-        )
-    except (TypeError, ValueError):
-        same = False
-    return from_text if same else proc
-
-
-def _json_processor(col: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """For JSON columns: ``json.dumps`` with an encoder built once (``dumps`` builds one per
-    call, most of the cost for small values), used only when it gives the very same text
-    as the column's own processor on sample values."""
-    proc: Callable[[Any], Any] | None = col.type.dialect_impl(dialect).bind_processor(dialect)
-    if proc is None or not isinstance(col.type, JSON) or c_make_encoder is None:
-        return proc
-    generic: Callable[[Any], Any] = proc
-    encoder = c_make_encoder(
-        {},
-        json.JSONEncoder().default,
-        _json_c.encode_basestring_ascii,
-        None,
-        ": ",
-        ", ",
-        False,
-        False,
-        True,
-    )
-
-    def fast(value: Any) -> Any:
-        if type(value) is list or type(value) is dict:
-            return "".join(encoder(value, 0))
-        return generic(value)
-
-    samples: list[Any] = [["main", 1, 2.5, None, True], {"k": "ünï 日本", "n": {"x": []}}, {}]
-    try:
-        same = all(fast(v) == generic(v) for v in samples)
-    except (TypeError, ValueError):
-        same = False
-    return fast if same else proc
-
-
 class _TableWriter:
     """The handler for one table: ``await h(conn, payloads)``, plans cached per key set."""
 
@@ -307,7 +137,7 @@ class _TableWriter:
         self._plans: dict[tuple[str, tuple[str, ...]], _InsertPlan] = {}
 
     async def __call__(self, conn: AsyncConnection, payloads: list[Payload]) -> None:
-        for keys, run in _runs_by_keys(payloads):
+        for keys, run in runs_by_keys(payloads):
             await self._write(conn, keys, run)
 
     def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> _InsertPlan:
@@ -323,7 +153,7 @@ class _TableWriter:
         """Write records that are rows of the main database's journal table (SQLite): each
         run with one key set is one ``INSERT … SELECT`` over its seq range, no Python per
         row; a run the SQL cannot convert exactly takes the Python path."""
-        for keys, run in _record_runs_by_keys(records):
+        for keys, run in _recordruns_by_keys(records):
             sql = self._plan(conn.dialect, keys).journal_sql
             if sql is not None:
                 try:
@@ -432,7 +262,7 @@ class JournaledRecord(Protocol):
     payload: Payload
 
 
-def _record_runs_by_keys(
+def _recordruns_by_keys(
     records: Sequence[JournaledRecord],
 ) -> Iterator[tuple[tuple[str, ...], list[JournaledRecord]]]:
     run: list[JournaledRecord] = []
@@ -498,19 +328,19 @@ def upsert_handler(table: Table) -> Handler:
     (``ON CONFLICT (pk) DO UPDATE``); a partial one (``{"id": ..., "disposition": ...}``) is
     an ``UPDATE ... WHERE pk = ...`` that must find its row, else it is a poison record
     (:class:`RowNotFound`) rather than a silent no-op."""
-    conv = _converters(table)
+    conv = converters(table)
     pk = [c.key for c in table.primary_key.columns]
     required = _required_columns(table)
     where = and_(*(table.c[k] == bindparam(f"pk__{k}") for k in pk))
     full_rows = _TableWriter(table, upsert=True)
 
     async def handle(conn: AsyncConnection, payloads: list[Payload]) -> None:
-        for keys, run in _runs_by_keys(payloads):
+        for keys, run in runs_by_keys(payloads):
             set_cols = [k for k in keys if k not in pk]
             if required.issubset(keys):
                 await full_rows(conn, run)
             elif set_cols:
-                await _update_existing(conn, table, where, pk, set_cols, _convert(run, conv))
+                await _update_existing(conn, table, where, pk, set_cols, convert(run, conv))
             # else: only the key, nothing to change
 
     handle.__name__ = f"upsert_{table.name}"
