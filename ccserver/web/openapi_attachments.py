@@ -1,10 +1,12 @@
 """OpenAPI paths and schemas of complaint attachments (ccserver/web/routes_attachments.py)
-and of the files customers attach in the web chat (ccserver/channels/chat/files_http.py)."""
+and of the files customers and agents send in the web chat
+(ccserver/channels/chat/files_http.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ccserver.web.openapi_schemas import ref
 from ccserver.web.openapi_spec import op
 
 ATTACHMENT_SCHEMAS: dict[str, Any] = {
@@ -22,6 +24,45 @@ ATTACHMENT_SCHEMAS: dict[str, Any] = {
             "by": {"type": "string"},
         },
     },
+    "ChatFile": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "name", "content_type", "size", "url"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "content_type": {"type": "string"},
+            "size": {"type": "integer", "minimum": 1},
+            "url": {"type": "string", "description": "the console's download path"},
+        },
+    },
+    "ChatFileLine": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["seq", "from", "text", "at", "name", "kind", "file"],
+        "properties": {
+            "seq": {"type": "integer", "description": "the line's number in the chat"},
+            "from": {"const": "agent"},
+            "text": {"type": "string", "description": "the file's name"},
+            "at": {"type": "number"},
+            "name": {"type": "string", "description": "the agent's display name"},
+            "kind": {"const": "file"},
+            "file": {"$ref": "#/components/schemas/ChatFile"},
+        },
+    },
+}
+
+_MULTIPART_FILE = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
 }
 
 
@@ -32,18 +73,7 @@ def attachment_paths() -> dict[str, Any]:
         errors=("400", "404", "409", "413", "422"),
         tag="complaints",
     )
-    upload["requestBody"] = {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
+    upload["requestBody"] = _MULTIPART_FILE
     download = op(
         "Download an attachment (always as a download: application/octet-stream)",
         ("200", None),
@@ -53,9 +83,21 @@ def attachment_paths() -> dict[str, Any]:
     download["responses"]["200"]["content"] = {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
     }
+    send_file = op(
+        "Send a file to the chat's customer (multipart field 'file'; the agent connected to "
+        "this chat only; the customers' allowed types, size and per-chat count apply)",
+        ("201", "ChatFileLine"),
+        errors=("400", "404", "409", "413", "422"),
+        tag="console",
+    )
+    send_file["requestBody"] = _MULTIPART_FILE
+    send_file["responses"]["415"] = {
+        "description": "The file's extension or content is not an allowed type",
+        "content": {"application/json": {"schema": ref("Error")}},
+    }
     chat_file = op(
-        "Download a file a customer attached in a chat (the chat's agent, or a supervisor; "
-        "always as a download: application/octet-stream)",
+        "Download a file sent in a chat (the agent of the chat or of a later leg after a "
+        "transfer, or a supervisor; always as a download: application/octet-stream)",
         ("200", None),
         errors=("404",),
         tag="console",
@@ -67,5 +109,6 @@ def attachment_paths() -> dict[str, Any]:
     return {
         base: {"post": upload},
         base + "/{attachment_id}": {"get": download},
+        "/api/v1/interactions/{id}/files": {"post": send_file},
         "/api/v1/interactions/{id}/files/{file_id}": {"get": chat_file},
     }

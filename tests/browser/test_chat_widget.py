@@ -1,7 +1,8 @@
 """The customer's side in a real browser: the demo page embeds ``/chat/widget.js`` with one
 script tag; the pre-chat form, the IVR's buttons, an agent's lines (sent over the REST API)
 shown as text, and a page reload that brings the whole conversation back; a file attached
-with the paperclip shows up as a download link in the agent's console."""
+with the paperclip shows up as a download link in the agent's console, and a file the agent
+attaches in the console is a link in the widget that saves the same bytes."""
 
 from __future__ import annotations
 
@@ -114,6 +115,7 @@ def test_customer_chats_in_the_widget_and_a_reload_keeps_the_conversation(
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2
+PDF = b"%PDF-1.7\n" + b"1 0 obj << >> endobj\n" * 40 + b"%%EOF\n"
 
 
 async def _console_agent(server: LiveServer) -> None:
@@ -192,6 +194,23 @@ def test_customer_attaches_a_file_and_the_console_links_it(
             link.click()
         assert Path(download.value.path()).read_bytes() == PNG
         assert download.value.suggested_filename == shown
+
+        # The agent attaches a file in the console: a link in the widget, saved byte for byte
+        # (the widget POSTs the chat id and token, never a cookie or a token in the URL).
+        with console.expect_file_chooser() as chooser:
+            card.get_by_role("button", name="Attach a file").click()
+        chooser.value.set_files(
+            files=[{"name": "terms.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+        )
+        expect(card.get_by_role("link", name="Download terms.pdf (855 B)")).to_be_visible()
+        theirs = log.get_by_role("link", name="Download terms.pdf")
+        expect(theirs).to_have_text("File: terms.pdf (855 B)")
+        expect(log.locator(".ccs-agent")).to_contain_text("Agent: File: terms.pdf")
+        with page.expect_download() as download:
+            theirs.click()
+        assert Path(download.value.path()).read_bytes() == PDF
+        assert download.value.suggested_filename == "terms.pdf"
+        page.screenshot(path=str(ARTIFACTS / "chat_widget_agent_file.png"))
         assert errors == []
     finally:
         agent_ctx.close()

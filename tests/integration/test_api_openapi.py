@@ -508,3 +508,16 @@ async def _chat_file(conf: Conformance, harness: Harness, sup: Api) -> None:
     )
     assert (await conf.call(sup, "GET", files, ghost))[0] == 404
     assert (await conf.call(harness.anonymous(), "GET", files, line["url"]))[0] == 401
+    # The agent's file (its 201 is validated in tests/integration/test_chat_agent_files.py:
+    # this chat is still in the IVR, no agent's): not hers, no chat, no login.
+    sends, chat = "/api/v1/interactions/{id}/files", frame["data"]["chat_id"]
+    agent = await harness.as_user("alice")
+    for caller, iid, status in (
+        (agent, chat, 403),
+        (agent, "ghost", 404),
+        (harness.anonymous(), chat, 401),
+    ):
+        form = FormData()
+        form.add_field("file", b"terms", filename="terms.txt", content_type="text/plain")
+        path = sends.format(id=iid)
+        assert (await conf.call(caller, "POST", sends, path, data=form))[0] == status, iid

@@ -236,11 +236,13 @@ class ChatService:
             await self._to_agent(s, "chat_message", {"interaction_id": s.id, **line})
         await self._to_watchers(s, "chat_message", {"interaction_id": s.id, **line})
 
-    async def share_line(self, s: ChatSession, line: dict[str, Any]) -> None:
-        """A customer's line to the agent (once connected) and to whoever watches the chat;
-        before an agent joins it reaches them in ``chat_history``."""
+    async def share_line(
+        self, s: ChatSession, line: dict[str, Any], *, to_agent: bool = True
+    ) -> None:
+        """A line to the agent (once connected; not their own) and to whoever watches the
+        chat; before an agent joins it reaches them in ``chat_history``."""
         payload = {"interaction_id": s.id, **line}
-        if s.state == "connected" and s.agent_id:
+        if to_agent and s.state == "connected" and s.agent_id:
             await self._to_agent(s, "chat_message", payload)
         await self._to_watchers(s, "chat_message", payload)
 

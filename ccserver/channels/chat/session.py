@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import secrets
 import time
 from collections import deque
@@ -71,6 +72,13 @@ class ChatSession:
     uploading: int = 0
     upload_bucket: TokenBucket | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The id the widget keeps for the whole conversation: the first leg's interaction id.
+    # A transfer gives the chat a new ``id`` (a new leg) but the widget, which may be
+    # offline at that moment, resumes and uploads with this one (see ``find_chat``).
+    chat_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.chat_id = self.chat_id or self.id
 
     async def emit(self, kind: str, data: dict[str, Any], *, numbered: bool = True) -> int:
         """Send a frame to every socket of this chat; numbered frames are kept for replay."""
@@ -103,6 +111,21 @@ class ChatSession:
         self.transcript.append(line)
         del self.transcript[:-MAX_KEPT_FRAMES]
         return line
+
+
+def find_chat(
+    sessions: dict[str, ChatSession], chat_id: object, token: object
+) -> ChatSession | None:
+    """The chat the widget names by ``chat_id`` (its first leg's id, or the current one) if
+    ``token`` is its resume token; None for an unknown id and a wrong token alike."""
+    if not isinstance(chat_id, str) or not isinstance(token, str):
+        return None
+    s = sessions.get(chat_id)
+    if s is None:  # transferred: the widget still names the first leg
+        s = next((x for x in sessions.values() if x.chat_id == chat_id), None)
+    if s is None or not hmac.compare_digest(token.encode(), s.token.encode()):
+        return None
+    return s
 
 
 def now_s() -> float:

@@ -8,9 +8,13 @@ Widget -> server (JSON ``{"type", "data"}``):
 Server -> widget: ``session`` {chat_id, token, case_number, uploads: {max_bytes, max_files,
 accept}}; numbered (``seq``) frames
 ``msg`` {from: bot|customer|agent, text, at, buttons?, kind?: "file", file?: {id, name,
-content_type, size, url}}, ``agent_joined``, ``agent_left``,
+content_type, size, url}}, ``agent_joined``, ``agent_left``, ``transferred`` {queue},
 ``no_agents``, ``survey``, ``message_left``, ``callback_scheduled``, ``ended``; unnumbered
 ``queue`` {position, ewt_s}, ``typing``, ``read`` {seq}, ``notice``, ``error``.
+A file line's ``url`` (``/chat/files/{file_id}``) is where the widget POSTs the chat id
+and token to download it: files of either side, never behind a cookie or a token in a URL.
+``chat_id`` stays the chat's first id for the whole conversation: after a transfer to
+another queue (a new interaction) the widget resumes and uploads with the id it has.
 
 Everything the customer types is text: the widget renders with ``textContent`` only.
 """
@@ -18,7 +22,6 @@ Everything the customer types is text: the widget renders with ``textContent`` o
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 from typing import Any
 
@@ -26,7 +29,7 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from ccserver.channels.chat.service import ChatService
-from ccserver.channels.chat.session import ChatSession
+from ccserver.channels.chat.session import ChatSession, find_chat
 from ccserver.channels.chat.uploads import widget_limits
 from ccserver.channels.forms.limits import SlidingWindowLimiter
 from ccserver.crm.identities import IdentityError, normalise_email
@@ -137,20 +140,15 @@ class ChatSocket:
         return session
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> ChatSession:
-        chat_id, token = data.get("chat_id"), data.get("token")
-        session = self.service.sessions.get(chat_id) if isinstance(chat_id, str) else None
-        if (
-            session is None
-            or not isinstance(token, str)
-            or not hmac.compare_digest(token, session.token)
-        ):
+        session = find_chat(self.service.sessions, data.get("chat_id"), data.get("token"))
+        if session is None:
             raise _Refused("unknown_chat", "this chat cannot be resumed; start a new one")
         last = data.get("last_seq")
         last_seq = last if isinstance(last, int) and last >= 0 else 0
         await ws.send_json(
             {
                 "type": "session",
-                "data": {"chat_id": session.id, "token": session.token,
+                "data": {"chat_id": session.chat_id, "token": session.token,
                          "case_number": session.case_number, "resumed": True,
                          "uploads": widget_limits(self.service.options)},
             }

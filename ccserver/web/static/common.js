@@ -23,12 +23,14 @@ export function cookie(name) {
 export async function api(method, path, body) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = cookie("ccs_csrf");
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A FormData body (a file) goes as multipart: the browser writes its Content-Type.
+  const form = typeof FormData !== "undefined" && body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const resp = await fetch(path, {
     method,
     headers,
     credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || form ? body : JSON.stringify(body),
   });
   let data = null;
   try {

@@ -1,9 +1,11 @@
 // Text channels in the console: a chat pane per connected chat (several at once, up to the
 // agent's capacity) and an email reply pane. Customer lines arrive as `chat_message` frames;
 // the agent's own lines come back from POST /api/v1/interactions/{id}/chat. Chat text is
-// shown with textContent only, so whatever a customer types stays text. A file the customer
-// attached is a line of kind "file": a download link (the server always sends it as an
-// attachment, never rendered in this origin); its name is text as well.
+// shown with textContent only, so whatever a customer types stays text. A file either side
+// sent is a line of kind "file": a download link (the server always sends it as an
+// attachment, never rendered in this origin); its name is text as well. The agent attaches a
+// file with the paperclip: POST /api/v1/interactions/{id}/files (multipart, with the CSRF
+// header like every console POST); the server checks type, size and the chat's file count.
 import { api, attempt, h, notify } from "/static/common.js";
 
 const MAX_LINES = 200;
@@ -103,7 +105,32 @@ function chatPane(i, rerender) {
     h("button", { type: "submit" }, "Send"),
   );
   queueMicrotask(() => (log.scrollTop = log.scrollHeight));
-  return h("div", { class: "chat" }, log, h("p", { class: "muted typing", "aria-live": "polite" }, typing), form);
+  return h("div", { class: "chat" }, log, h("p", { class: "muted typing", "aria-live": "polite" }, typing), form, filePicker(i, rerender));
+}
+
+function filePicker(i, rerender) {
+  const picker = h("input", {
+    type: "file",
+    hidden: true,
+    "aria-label": "File to send",
+    onchange: async () => {
+      const files = Array.from(picker.files || []);
+      picker.value = "";
+      for (const file of files) {
+        const body = new FormData();
+        body.append("file", file, file.name);
+        notify(`Sending ${file.name}…`);
+        const line = await attempt(() => api("POST", `/api/v1/interactions/${i.id}/files`, body));
+        if (line) {
+          notify(`Sent ${line.file.name}.`, "ok");
+          chatLine({ interaction_id: i.id, ...line });
+          rerender();
+        }
+      }
+    },
+  });
+  const attach = h("button", { type: "button", class: "chat-attach", title: "Attach a file", "aria-label": "Attach a file", onclick: () => picker.click() }, "📎");
+  return h("div", { class: "chat-files" }, attach, picker);
 }
 
 // Reply templates (config/channels.toml), loaded once; drafts survive the card being

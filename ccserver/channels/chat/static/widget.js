@@ -2,14 +2,17 @@
  * Plain JS, no dependencies. Everything shown is set with textContent (never innerHTML),
  * so text typed by anyone is displayed, never run. Reconnects with the last seen seq and
  * the server replays what was missed. Files (the paperclip) are POSTed to /chat/upload with
- * the chat id and token, without cookies; the server echoes the file as a "msg" frame. */
+ * the chat id and token, without cookies; the server echoes the file as a "msg" frame. A file
+ * line (the customer's or the agent's) downloads by POSTing the chat id and token to its url
+ * (the token never goes in a URL) and saving the answer as a blob. */
 (function () {
   "use strict";
   if (window.__ccsChat) return;
   var me = document.currentScript;
   var base = me && me.src ? new URL(me.src) : new URL(location.href);
   var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/chat/ws";
-  var uploadUrl = base.protocol + "//" + base.host + "/chat/upload";
+  var origin = base.protocol + "//" + base.host;
+  var uploadUrl = origin + "/chat/upload";
   var KEY = "ccs_chat";
   var state = { ws: null, chatId: null, token: null, lastSeq: 0, ended: false, retry: 0 };
   try { Object.assign(state, JSON.parse(sessionStorage.getItem(KEY) || "{}")); } catch (e) {}
@@ -51,16 +54,49 @@
   root.appendChild(head); root.appendChild(status); root.appendChild(log);
   root.appendChild(extra); root.appendChild(form);
 
-  function line(who, text) {
+  function line(who, body) {
     var row = el("div", { "class": "ccs-line ccs-" + who });
     row.appendChild(el("b", {}, who === "customer" ? "You: " : who === "bot" ? "Bot: " :
       who === "agent" ? "Agent: " : ""));
-    row.appendChild(el("span", { "class": "ccs-body" }, text));
+    var span = el("span", { "class": "ccs-body" }, body instanceof Node ? undefined : body);
+    if (body instanceof Node) span.appendChild(body);
+    row.appendChild(span);
     log.appendChild(row);
     log.scrollTop = log.scrollHeight;
   }
   function size(n) {
     return n < 1024 ? n + " B" : n < 1048576 ? Math.ceil(n / 1024) + " KB" : (n / 1048576).toFixed(1) + " MB";
+  }
+  function fileLink(f) {
+    var label = "File: " + f.name + " (" + size(f.size) + ")";
+    // Only the server's own download route is used (never a URL taken from elsewhere).
+    if (typeof f.url !== "string" || !/^\/chat\/files\/[0-9a-f-]+$/.test(f.url)) return label;
+    var a = el("a", { "class": "ccs-file", href: "#", "aria-label": "Download " + f.name }, label);
+    a.addEventListener("click", function (ev) { ev.preventDefault(); download(f); });
+    return a;
+  }
+  function download(f) {
+    var body = new URLSearchParams();  // a form body: a "simple" CORS request, no preflight
+    body.append("chat_id", state.chatId); body.append("token", state.token);
+    status.textContent = "Downloading " + f.name + "\u2026";
+    fetch(origin + f.url, { method: "POST", body: body, credentials: "omit" })
+      .then(function (r) {
+        if (!r.ok) {
+          return r.json().catch(function () { return {}; }).then(function (d) {
+            status.textContent = (d.error && d.error.message) || "the download failed (" + r.status + ")";
+          });
+        }
+        return r.blob().then(function (b) {
+          // Saved, never shown: the blob is application/octet-stream and has the download attribute.
+          var url = URL.createObjectURL(b);
+          var a = el("a", { href: url, download: f.name });
+          a.style.display = "none";
+          root.appendChild(a); a.click(); root.removeChild(a);
+          setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+          status.textContent = "";
+        });
+      })
+      .catch(function () { status.textContent = "the download failed; please try again"; });
   }
   function refused(name, why) {
     line("system", "Not sent: " + name + " \u2014 " + why);
@@ -124,7 +160,7 @@
         if (d.uploads && d.uploads.accept) picker.setAttribute("accept", d.uploads.accept);
         form.style.display = "block"; status.textContent = "Case " + d.case_number; break;
       case "msg":
-        line(d.from, d.kind === "file" && d.file ? "File: " + d.file.name + " (" + size(d.file.size) + ")" : d.text);
+        line(d.from, d.kind === "file" && d.file ? fileLink(d.file) : d.text);
         clearExtra();
         (d.buttons || []).forEach(function (b) {
           button(b.label, function () { sendFrame("choice", { value: b.value }); clearExtra(); })
