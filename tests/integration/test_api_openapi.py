@@ -451,7 +451,10 @@ async def _workflows_reports_and_channels(conf: Conformance, harness: Harness, a
     assert status == 200 and export["customer"]["id"] == cust["id"]
     assert (await conf.call(admin, "GET", P + "/export", f"{P[:-5]}/nope/export"))[0] == 404
     status, erased = await conf.call(admin, "POST", P + "/erase", f"{P[:-5]}/{cust['id']}/erase")
-    assert status == 200 and erased == {"id": cust["id"], "erased": True, "files_removed": 0}
+    # The complaint's photo (uploaded above) is deleted with the customer's data.
+    assert status == 200 and erased == {"id": cust["id"], "erased": True, "files_removed": 1}
+    r, _ = await agent.call("GET", f"{CP}/{complaint['id']}/attachments/{attached['id']}")
+    assert r.status == 404
     assert (await conf.call(admin, "POST", P + "/erase", f"{P[:-5]}/nope/erase"))[0] == 404
     status, seg = await conf.call(sup, "POST", "/api/v1/segmentation/recompute")
     assert status == 200 and seg["customers"] >= 1
