@@ -18,7 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ccserver.channels.chat.service import ChatOptions, ChatService
+from ccserver.channels.chat.adapter import ChatChannelAdapter
+from ccserver.channels.chat.options import ChatOptions
+from ccserver.channels.chat.service import ChatService
 from ccserver.channels.chat.session import ChatSession
 from ccserver.channels.chat.ws import ChatSocket
 from ccserver.channels.email.config import EmailSettings, load_email_settings
@@ -208,7 +210,7 @@ async def start_text_channels(
         for k in ("contact", "complaint", "callback")
     }
 
-    cc.register(Channel.CHAT, chat)
+    cc.register(Channel.CHAT, ChatChannelAdapter(chat))
     cc.register(Channel.CALLBACK, callbacks)
     cc.register(Channel.EMAIL, EmailAdapter())
     cc.register(Channel.WEB, EmailAdapter())  # forms have no live leg either

@@ -1,5 +1,6 @@
 """Web chat as routed interactions: pre-chat form -> text IVR (buttons) -> queue with
-position and wait -> agent -> survey. Also the ChannelAdapter the contact center calls.
+position and wait -> agent -> survey. What the contact center asks of a chat (offer,
+connect, transfer, end) is ``adapter.ChatChannelAdapter``; options are ``options.py``.
 
 Customer frames (widget -> server) and server frames are documented in ``ws.py``. Agent
 side: customer lines go to the agent's console on bus topic ``agent.<id>`` as
@@ -13,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ccserver.channels.chat import endings
 from ccserver.channels.chat.endings import MAX_TEXT
-from ccserver.channels.chat.file_types import DEFAULT_FILE_TYPES, allowed_types
 from ccserver.channels.chat.ivr_driver import ChatIvrDriver, ChatTurn
+from ccserver.channels.chat.options import ChatOptions
 from ccserver.channels.chat.session import ChatSession, TokenBucket, close_sockets
 from ccserver.channels.forms.crm_glue import CaseNumbers, MessageWriter, find_or_create_customer
 from ccserver.crm.customers import CustomerService
@@ -40,31 +40,6 @@ CallbackHook = Callable[[str, str, str | None, str], Awaitable[str]]
 MessageHook = Callable[[str, str | None, str | None, str, str | None], Awaitable[str]]
 
 
-@dataclass(frozen=True, slots=True)
-class ChatOptions:
-    default_queue: str = "general"
-    flow: str = "main"
-    rate_per_s: float = 1.0  # sustained customer messages per second
-    burst: float = 8.0
-    max_sessions: int = 5000
-    abandon_after_s: float = 120.0  # no widget attached this long: the customer left
-    # New chats per client IP per window (an office behind one NAT shares an address).
-    max_starts_per_ip: int = 60
-    starts_window_s: float = 600.0
-    # Files the customer attaches (chat/uploads.py): size, count per chat, the allowed
-    # extensions (only from file_types.FILE_TYPES: never HTML, SVG or executables) and a
-    # per-chat upload rate (burst, then so many a minute).
-    max_file_bytes: int = 10 * 1024 * 1024
-    max_files: int = 10
-    file_types: tuple[str, ...] = DEFAULT_FILE_TYPES
-    uploads_per_minute: float = 6.0
-    upload_burst: float = 3.0
-
-    def __post_init__(self) -> None:
-        # channels.toml gives a list: keep a checked tuple (the options stay hashable).
-        object.__setattr__(self, "file_types", allowed_types(self.file_types))
-
-
 def interaction_topic(interaction_id: str) -> str:
     return f"interaction.{interaction_id}"
 
@@ -78,7 +53,7 @@ class ChatService:
         cases: CaseNumbers,
         flows: Any,  # ivr.registry.FlowRegistry (or None: straight to the default queue)
         *,
-        options: ChatOptions = ChatOptions(),
+        options: ChatOptions | None = None,
         lookup: Lookup | None = None,
         on_callback: CallbackHook | None = None,
         on_message: MessageHook | None = None,
@@ -90,7 +65,7 @@ class ChatService:
         self.writer = writer
         self.cases = cases
         self.flows = flows
-        self.options = options
+        self.options = options or ChatOptions()
         self.lookup = lookup
         self.on_callback = on_callback
         self.on_message = on_message
@@ -185,12 +160,12 @@ class ChatService:
         now = self.cc.clock()
         if kind == "typing":
             if s.agent_id:
-                await self._to_agent(s, "chat_typing", {"interaction_id": s.id, "from": "customer"})
+                await self.to_agent(s, "chat_typing", {"interaction_id": s.id, "from": "customer"})
             return
         if kind == "read":
             seq = data.get("seq")
             if s.agent_id and isinstance(seq, int):
-                await self._to_agent(s, "chat_read", {"interaction_id": s.id, "seq": seq})
+                await self.to_agent(s, "chat_read", {"interaction_id": s.id, "seq": seq})
             return
         limited = ("message", "choice", "leave_message", "callback", "transcript")
         if kind in limited and not s.bucket.take(now):
@@ -233,8 +208,8 @@ class ChatService:
         if s.state == "ivr" and s.driver is not None:
             await self._play(s, s.driver.on_message({"text": text}, now))
         elif s.state == "connected" and s.agent_id:
-            await self._to_agent(s, "chat_message", {"interaction_id": s.id, **line})
-        await self._to_watchers(s, "chat_message", {"interaction_id": s.id, **line})
+            await self.to_agent(s, "chat_message", {"interaction_id": s.id, **line})
+        await self.to_watchers(s, "chat_message", {"interaction_id": s.id, **line})
 
     async def share_line(
         self, s: ChatSession, line: dict[str, Any], *, to_agent: bool = True
@@ -243,8 +218,8 @@ class ChatService:
         chat; before an agent joins it reaches them in ``chat_history``."""
         payload = {"interaction_id": s.id, **line}
         if to_agent and s.state == "connected" and s.agent_id:
-            await self._to_agent(s, "chat_message", payload)
-        await self._to_watchers(s, "chat_message", payload)
+            await self.to_agent(s, "chat_message", payload)
+        await self.to_watchers(s, "chat_message", payload)
 
     async def _customer_leaves(self, s: ChatSession, now: float) -> None:
         was_connected = s.state == "connected"
@@ -252,7 +227,7 @@ class ChatService:
             s.driver.leave(now)
         await self.cc.customer_left(s.id)
         if was_connected and s.agent_id:
-            await self._to_agent(s, "chat_ended", {"interaction_id": s.id, "by": "customer"})
+            await self.to_agent(s, "chat_ended", {"interaction_id": s.id, "by": "customer"})
         await self.finish(s, ask_survey=was_connected)
 
     async def finish(self, s: ChatSession, *, ask_survey: bool) -> None:
@@ -336,6 +311,12 @@ class ChatService:
                 est = self.cc.routing.position_and_ewt(s.id, now)
                 await self.announce(i, est.position, est.ewt or 0.0)
 
+    async def announce(self, interaction: Interaction, position: int, ewt_s: float) -> None:
+        """Position and wait estimate to a waiting customer (also the adapter's announce)."""
+        s = self.sessions.get(interaction.id)
+        if s is not None and s.state == "queued":
+            await s.emit("queue", {"position": position, "ewt_s": round(ewt_s)}, numbered=False)
+
     # --- agent side ----------------------------------------------------------------------
     async def agent_says(
         self, interaction_id: str, user_id: str, text: str, *, display_name: str
@@ -353,7 +334,7 @@ class ChatService:
             if s.last_customer_seq:  # the agent answered: the customer's lines were read
                 await s.emit("read", {"seq": s.last_customer_seq}, numbered=False)
         await self.writer.write(s.contact_id, "outbound", text, sender=user_id)
-        await self._to_watchers(s, "chat_message", {"interaction_id": s.id, **line})
+        await self.to_watchers(s, "chat_message", {"interaction_id": s.id, **line})
         return {"seq": seq, **line}
 
     async def agent_typing(self, interaction_id: str, user_id: str) -> None:
@@ -372,15 +353,15 @@ class ChatService:
         now = self.cc.clock()
         line = s.add_line("supervisor", text, now, name=name, whisper=True)
         payload = {"interaction_id": s.id, **line}
-        await self._to_agent(s, "chat_message", payload)
-        await self._to_watchers(s, "chat_message", payload)
+        await self.to_agent(s, "chat_message", payload)
+        await self.to_watchers(s, "chat_message", payload)
         await self.writer.write(s.contact_id, "internal", text, sender=user_id)
 
-    async def _to_agent(self, s: ChatSession, kind: str, data: dict[str, Any]) -> None:
+    async def to_agent(self, s: ChatSession, kind: str, data: dict[str, Any]) -> None:
         if s.agent_id:
             await self._publish(agent_topic(s.agent_id), kind, data)
 
-    async def _to_watchers(self, s: ChatSession, kind: str, data: dict[str, Any]) -> None:
+    async def to_watchers(self, s: ChatSession, kind: str, data: dict[str, Any]) -> None:
         await self._publish(interaction_topic(s.id), kind, data)
 
     async def _publish(self, topic: str, kind: str, data: dict[str, Any]) -> None:
@@ -388,72 +369,6 @@ class ChatService:
             await self.cc.bus.publish(topic, {"type": kind, "data": data})
         except Exception:
             log.warning("chat publish failed", topic=topic, exc_info=True)
-
-    # --- ChannelAdapter ------------------------------------------------------------------
-    async def offer(
-        self, interaction: Interaction, agent_id: str, endpoint: str | None, expires_at: float
-    ) -> None:
-        return None  # the console shows the offer; the customer keeps waiting
-
-    async def revoke_offer(self, interaction: Interaction, agent_id: str) -> None:
-        return None
-
-    async def connect(self, interaction: Interaction, agent_id: str) -> None:
-        s = self.sessions.get(interaction.id)
-        if s is None:
-            return
-        info = self.cc.agents.get(agent_id)
-        s.state, s.agent_id = "connected", agent_id
-        s.agent_name = info.display_name if info else "Agent"
-        await s.emit("agent_joined", {"name": s.agent_name})
-        await self._to_agent(
-            s, "chat_history", {"interaction_id": s.id, "case_number": s.case_number,
-                                "customer": _public_customer(s), "lines": list(s.transcript)},
-        )  # fmt: skip
-
-    async def announce(self, interaction: Interaction, position: int, ewt_s: float) -> None:
-        s = self.sessions.get(interaction.id)
-        if s is not None and s.state == "queued":
-            await s.emit("queue", {"position": position, "ewt_s": round(ewt_s)}, numbered=False)
-
-    async def control(
-        self, interaction: Interaction, action: str, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        s = self.sessions.get(interaction.id)
-        if action == "monitor" and s is not None:
-            # A chat is watched, not listened to: where its lines are (the answer is audited,
-            # so it names them rather than carrying them).
-            return {
-                "topic": interaction_topic(s.id),
-                "transcript": f"/api/v1/supervisor/interactions/{s.id}/chat",
-            }
-        if action == "transfer_queue" and s is not None:
-            await self._transferred(s, str(params["new_interaction"]), str(params["queue"]))
-            return {}
-        if action in ("voicemail", "callback", "disconnect") and s is not None:
-            # After hours / overflow: offer the customer the ways to leave word.
-            await s.emit("no_agents", {"options": ["leave_message", "callback"]})
-            s.state = "closed"  # routing is done with it; the customer can still leave word
-            return {}
-        raise ValidationFailed(f"a chat has no {action} control")
-
-    async def _transferred(self, s: ChatSession, new_id_: str, queue: str) -> None:
-        """The agent sent the chat to another queue: the same conversation continues as
-        the new interaction (a new contact linked to the first)."""
-        leg = self.cc.interactions.get(new_id_)
-        self.sessions.pop(s.id, None)
-        s.id, s.state, s.queue, s.agent_id = new_id_, "queued", queue, None
-        if leg is not None and leg.contact_id:
-            s.contact_id = leg.contact_id
-        self.sessions[new_id_] = s
-        await s.emit("transferred", {"queue": queue})
-
-    async def end(self, interaction: Interaction) -> None:
-        """The agent closed the chat: the customer is asked for the survey."""
-        s = self.sessions.get(interaction.id)
-        if s is not None and s.state != "ended":
-            await s.emit("agent_left", {"name": s.agent_name})
-            await self.finish(s, ask_survey=True)
 
     # --- timers --------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
@@ -485,6 +400,6 @@ def _bot_extra(m: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _public_customer(s: ChatSession) -> dict[str, Any]:
+def public_customer(s: ChatSession) -> dict[str, Any]:
     c = s.customer
     return {k: c.get(k) for k in ("name", "email", "phone", "topic")}

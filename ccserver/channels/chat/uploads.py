@@ -33,7 +33,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.channels.chat.file_types import checked, type_of
-from ccserver.channels.chat.service import ChatOptions, ChatService
+from ccserver.channels.chat.options import ChatOptions
+from ccserver.channels.chat.service import ChatService
 from ccserver.channels.chat.session import ChatSession, TokenBucket, find_chat
 from ccserver.crm.attachments import AttachmentStore, StoredAttachment, safe_name
 from ccserver.crm.models import Contact, Message
