@@ -7,7 +7,6 @@ Downloads are always ``Content-Disposition: attachment`` with a generic content 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,6 +15,7 @@ from ccserver.crm.attachments import AttachmentStore, attach_to_complaint, find_
 from ccserver.crm.models import Complaint
 from ccserver.errors import BadRequest, NotFound
 from ccserver.web import api_support as api
+from ccserver.web.downloads import as_download
 
 ATTACHMENTS = "/api/v1/complaints/{id}/attachments"
 STORE = web.AppKey("attachment_store", AttachmentStore)
@@ -72,15 +72,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         request.app[SERVICES].require_sessions(), complaint_id, attachment_id
     )
     path = _store(request).path(complaint_id, attachment_id)
-    name = quote(str(entry.get("name") or "attachment"))
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": "application/octet-stream",
-            "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return as_download(path, str(entry.get("name") or "attachment"))
 
 
 def add_routes(app: web.Application) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import email
 import email.policy
-import email.utils
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from test_api_harness import Api, Harness, make_settings, start_harness
+from test_email_smtp import customer_mail
 
 from ccserver.app import SERVICES
 from ccserver.channels.setup import TEXT_CHANNELS, TextChannels
@@ -104,15 +104,7 @@ def mail(
     **headers: str,
 ) -> EmailMessage:
     """A customer's mail to support (``In_Reply_To=...`` style keyword headers)."""
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "support@example.com"
-    msg["Subject"] = subject
-    msg["Message-ID"] = email.utils.make_msgid(domain="customer.example.com")
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(body)
-    return msg
+    return customer_mail(subject, body, sender, **headers)
 
 
 async def next_frame(sub: Any, kind: str, seconds: float = 20.0, **match: Any) -> dict[str, Any]:

@@ -26,15 +26,13 @@ always a download (``Content-Disposition: attachment``, ``application/octet-stre
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
 from ccserver.channels.chat.uploads import ChatUploads, UnknownChat
 from ccserver.errors import BadRequest, CcserverError, NotFound, PayloadTooLarge
 from ccserver.web.auth import require
+from ccserver.web.downloads import as_download
 from ccserver.web.errors import error_response
 
 UPLOAD_PATH = "/chat/upload"
@@ -146,7 +144,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         principal.user_id,
         supervisor=principal.allows("supervise"),
     )
-    return _as_download(path, entry)
+    return as_download(path, str(entry.get("name") or "file"))
 
 
 async def customer_download(request: web.Request) -> web.StreamResponse:
@@ -162,25 +160,10 @@ async def customer_download(request: web.Request) -> web.StreamResponse:
     except CcserverError as exc:
         return _cors_error(exc)
     # The widget names the saved file itself, but may read the server's name as well.
-    return _as_download(
-        path, entry, {**CORS, "Access-Control-Expose-Headers": "Content-Disposition"}
-    )
-
-
-def _as_download(
-    path: Path, entry: dict[str, Any], extra: dict[str, str] | None = None
-) -> web.FileResponse:
-    name = quote(str(entry.get("name") or "file"))
-    return web.FileResponse(
+    return as_download(
         path,
-        headers={
-            "Content-Type": "application/octet-stream",
-            "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "private, no-store",
-            **(extra or {}),
-        },
+        str(entry.get("name") or "file"),
+        {**CORS, "Access-Control-Expose-Headers": "Content-Disposition"},
     )
 
 
