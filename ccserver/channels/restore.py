@@ -1,7 +1,8 @@
 """At start, take back the written work the last run left pending (``pending_work``).
 
-Emails and web forms go back to their queue with their original place in line (or wait
-for business hours, as they did); callbacks are due again at their window start; replies
+Emails, web forms and callbacks a caller asked for in the IVR go back to their queue with
+their original place in line (or wait for business hours, as they did); callbacks
+requested for a time window are due again at their window start; replies
 the relay had not taken are sent again. An item that cannot be taken back (its queue was
 removed from the configuration, say) is logged with the reason and marked
 ``unrestorable`` so it is visible in the table instead of failing every start.
@@ -42,8 +43,8 @@ async def restore_pending_work(
             continue
         try:
             i = cc.revive(item.payload)
-            if i.channel == Channel.CALLBACK:
-                await callbacks.schedule(i)
+            if i.channel == Channel.CALLBACK and "window_start" in i.attributes:
+                await callbacks.schedule(i)  # a requested window: due at its start again
             else:
                 kwargs = dict(item.payload.get("enqueue") or {})
                 kwargs.setdefault("arrived_at", i.timestamps.get("first_queued"))

@@ -18,7 +18,7 @@ from test_chat_harness import TextApp, mail, next_frame, relay_server, text_sett
 
 from ccserver.app import SERVICES
 from ccserver.crm.models import Contact, PendingWork
-from ccserver.domain import Channel, Interaction, new_id
+from ccserver.domain import Channel, Direction, Interaction, new_id
 from ccserver.runtime.pending_work import INTERACTION, snapshot
 
 
@@ -100,6 +100,14 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
             assert r.status == 201, callback
             assert first.cc.get(callback["interaction_id"]).state.value == "new"
 
+            # A caller who asked the IVR for a callback instead of waiting in billing.
+            ivr_cb = await first.cc.new_interaction(
+                Channel.CALLBACK,
+                direction=Direction.OUTBOUND,
+                attributes={"callback_number": "+14155550188", "caller_id": "+14155550188"},
+            )
+            await first.cc.enqueue(ivr_cb.id, "billing", priority=2)
+
             # Work whose queue is gone from the configuration by the next start.
             lost = Interaction(id=new_id(), channel=Channel.EMAIL, contact_id=new_id())
             store = first.cc.durable.store
@@ -131,6 +139,8 @@ async def test_waiting_work_comes_back_after_a_restart(tmp_path: Path, db_url: s
             assert cb.state.value == "new"  # still waiting for its window
             assert abs(float(cb.attributes["window_start"]) - window) < 1.0
             assert lost.id not in second.cc.interactions
+            back = second.cc.get(ivr_cb.id)  # in its own queue, not the callback form's
+            assert (back.state.value, back.queue, back.priority) == ("queued", "billing", 2)
 
             rows = await _rows(second)
             assert rows[lost.id].state == "unrestorable"
