@@ -17,6 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 class ThreadedRelay:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.refusal: str | None = None  # e.g. "550 5.1.1 mailbox unavailable"
         self._lock = threading.Lock()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="smtp-relay")
@@ -24,6 +25,8 @@ class ThreadedRelay:
         self.port = 0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.refusal is not None:
+            return self.refusal
         msg = email.message_from_bytes(
             envelope.original_content or b"", policy=email.policy.default
         )

@@ -1,7 +1,8 @@
 """An email sent over SMTP becomes an offer in the agent's console (Chromium); the agent
 answers with a reply template and their own words, and the reply reaches the relay with the
 threading headers and the case token; the console says it was sent. The customer's subject
-is shown as text (a script in it stays inert)."""
+is shown as text (a script in it stays inert). When the relay refuses a reply for good, the
+agent is told why, and a supervisor sees it under Outbound mail and sends it again."""
 
 from __future__ import annotations
 
@@ -121,5 +122,46 @@ def test_agent_answers_an_email_from_the_console(
         assert text.startswith("Dear Mina Mail,") and f"case {token.group(1)}" in text
         assert "A new jacket leaves today." in text
         assert errors == [] and dialogs == []
+    finally:
+        ctx.close()
+
+
+async def _seed_supervisor(server: LiveServer) -> None:
+    await UserService(server.sessions()).create_user(
+        "sven", PASSWORD, role="supervisor", display_name="Sven Supervisor"
+    )
+
+
+def test_a_refused_reply_is_shown_and_a_supervisor_sends_it_again(
+    live_server: LiveServer, relay: ThreadedRelay, browser: Any
+) -> None:
+    server = live_server
+    server.call(_seed_supervisor(server))
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    try:
+        agent, sup = ctx.new_page(), browser.new_context().new_page()
+        login(agent, server.url, "/console", "erin")  # still holds the first test's email
+        pane = agent.get_by_role("form", name="Email reply")
+        expect(pane).to_be_visible()
+        relay.refusal = "550 5.1.1 mailbox unavailable"
+        pane.get_by_role("textbox", name="Email reply").fill("Tracking number: 4711.")
+        pane.get_by_role("button", name="Send reply").click()
+        expect(agent.locator("#status")).to_contain_text("Reply could not be delivered")
+        expect(agent.locator("#status")).to_contain_text("550")
+
+        login(sup, server.url, "/supervisor", "sven")
+        mail = sup.get_by_role("region", name="Outbound mail")
+        row = mail.locator("tbody tr", has_text="mina@customer.example.com")
+        expect(row).to_contain_text("failed")
+        expect(row.locator(".mail-error")).to_contain_text("550 5.1.1 mailbox unavailable")
+        relay.refusal = None
+        row.get_by_role("button", name="Retry mail to mina@customer.example.com").click()
+        expect(sup.locator("#status")).to_contain_text("queued again")
+        relay.wait_for(lambda m: "Tracking number: 4711." in str(m.get_body(("plain",))))
+        expect(agent.locator("#status")).to_contain_text("Reply sent")
+        mail.get_by_label("Show").select_option("sent")
+        expect(
+            mail.locator("tbody tr", has_text="mina@customer.example.com").first
+        ).to_contain_text("sent")
     finally:
         ctx.close()
