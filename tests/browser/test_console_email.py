@@ -138,8 +138,9 @@ def test_a_refused_reply_is_shown_and_a_supervisor_sends_it_again(
     server = live_server
     server.call(_seed_supervisor(server))
     ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    sup_ctx = browser.new_context(viewport={"width": 1366, "height": 900})
     try:
-        agent, sup = ctx.new_page(), browser.new_context().new_page()
+        agent, sup = ctx.new_page(), sup_ctx.new_page()
         login(agent, server.url, "/console", "erin")  # still holds the first test's email
         pane = agent.get_by_role("form", name="Email reply")
         expect(pane).to_be_visible()
@@ -165,3 +166,4 @@ def test_a_refused_reply_is_shown_and_a_supervisor_sends_it_again(
         ).to_contain_text("sent")
     finally:
         ctx.close()
+        sup_ctx.close()
