@@ -9,7 +9,9 @@
    TCP to an ``AmiConnection``; events counted in the connection's event callback.
 3. latency at 10,000 events/s: the feeder paces events at 10k/s, each stamped with
    CLOCK_MONOTONIC (system-wide, comparable across processes); the callback ("the decision")
-   records now - stamp. p50 / p99 / max reported.
+   records now - stamp. p50 / p99 / max reported. The feeder's socket keeps Nagle on, as
+   Asterisk's AMI server does (its tcptls code never sets TCP_NODELAY): the client's
+   immediate ACKs are what keep small events from waiting for a delayed ACK.
 
 Results go to bench/results/ami.json.
 """
