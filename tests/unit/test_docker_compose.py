@@ -77,4 +77,16 @@ def test_dialplan_sends_inbound_calls_to_async_agi() -> None:
 
 
 def test_ccserver_waits_for_its_back_ends() -> None:
-    assert set(SERVICES["ccserver"]["depends_on"]) == {"postgres", "redis", "asterisk"}
+    assert set(SERVICES["ccserver"]["depends_on"]) == {"postgres", "redis", "asterisk", "mailpit"}
+
+
+def test_email_listens_beyond_the_container_and_replies_through_a_stack_relay() -> None:
+    from ccserver.channels.email.config import load_email_settings
+
+    path = _settings().paths.email
+    assert path.is_absolute() and str(path).startswith("/app/"), path
+    local = ROOT / str(path).removeprefix("/app/")
+    assert local.is_file(), f"docker.toml names a missing email file {path}"
+    mail = load_email_settings(local)
+    assert mail.listener.host == "0.0.0.0" and mail.listener.port in _published("ccserver")
+    assert mail.outbound.relay_host in SERVICES
