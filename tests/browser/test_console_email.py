@@ -160,7 +160,7 @@ def test_a_refused_reply_is_shown_and_a_supervisor_sends_it_again(
         expect(sup.locator("#status")).to_contain_text("queued again")
         relay.wait_for(lambda m: "Tracking number: 4711." in str(m.get_body(("plain",))))
         expect(agent.locator("#status")).to_contain_text("Reply sent")
-        mail.get_by_label("Show").select_option("sent")
+        mail.get_by_label("Mail to show").select_option("sent")
         expect(
             mail.locator("tbody tr", has_text="mina@customer.example.com").first
         ).to_contain_text("sent")
