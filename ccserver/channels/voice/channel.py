@@ -77,6 +77,9 @@ class VoiceChannel:
         self.resyncs = 0  # completed reconciliations after a reconnect
         self.resynced_at = 0.0  # monotonic time the last one finished
         self.fallback_queue = "general"  # where a caller whose IVR was cut by an outage goes
+        # Enqueue written work now or when its queue opens (the text channels' ParkedWork):
+        # a voicemail left at night becomes a callback task for the morning.
+        self.park_until_open: Callable[[str, str], Awaitable[bool]] | None = None
         # Stores post-call survey scores (wired by setup to the CRM's survey service).
         self.on_survey: SurveySink | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
