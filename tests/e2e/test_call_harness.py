@@ -93,11 +93,16 @@ async def eventually(
         await asyncio.sleep(0.02)
 
 
-async def voice_app(tmp_path: Path) -> AsyncIterator[VoiceApp]:
+async def voice_app(
+    tmp_path: Path, configure: Callable[[Path], None] | None = None
+) -> AsyncIterator[VoiceApp]:
+    """``configure(config_dir)`` may edit the copied configuration before the app starts."""
     config = tmp_path / "config"
     shutil.copytree(PACKAGE_ROOT / "config", config)
     routing = config / "routing.toml"
     routing.write_text(fast_routing(routing.read_text()))
+    if configure is not None:
+        configure(config)
     settings = load_settings(
         environ={
             "CCSERVER_SERVER__DATA_DIR": str(tmp_path / "data"),
