@@ -230,6 +230,9 @@ async def start_text_channels(
         await parking.start()
         await mailer.start()
         await restore_pending_work(cc, parking, callbacks, sink, mailer)
+        voice = services.extras.get("voice")
+        if voice is not None:  # voicemails left after hours wait for the queue to open
+            voice.park_until_open = parking.enqueue
     except BaseException:
         await channels.close()
         raise

@@ -158,9 +158,42 @@ async def execute(pbx: Pbx, ch: SimChannel, command: str) -> tuple[str, bool]:
         seconds = 3600.0 if timeout_ms < 0 else timeout_ms / 1000
         digits, _ = await _collect(pbx, ch, seconds, max_digits=1, escape="", stop_hash=False)
         return f"200 result={ord(digits) if digits else 0}", False
+    if upper[:2] == ["RECORD", "FILE"] and len(words) >= 6:
+        return await _record(pbx, ch, words), False
     if upper[:1] == ["EXEC"] and len(words) >= 2:
         return await _exec(pbx, ch, words[1], " ".join(words[2:])), False
     return INVALID, False
+
+
+async def _record(pbx: Pbx, ch: SimChannel, words: list[str]) -> str:
+    """RECORD FILE name format escape timeout [offset] [BEEP] [s=silence]: the caller talks
+    until they press an escape digit, the timeout passes or they hang up; the reply says
+    which, with endpos in 8 kHz samples, as Asterisk's res_agi does. (Silence cannot be
+    simulated: a caller who says nothing is recorded until the timeout.)"""
+    name, fmt, escape = words[2], words[3], words[4]
+    timeout_ms = int(words[5]) if words[5].lstrip("-").isdigit() else -1
+    if any(w.upper() == "BEEP" for w in words[6:]):
+        await pbx.sleep(SOUND_SECONDS)
+    ch.recording = f"{name}.{fmt}"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    seconds = 3600.0 if timeout_ms < 0 else timeout_ms / 1000
+    listen = asyncio.ensure_future(
+        _collect(pbx, ch, seconds, max_digits=1, escape=escape, stop_hash=False)
+    )
+    gone = asyncio.ensure_future(ch.gone.wait())
+    await asyncio.wait({listen, gone}, return_when=asyncio.FIRST_COMPLETED)
+    gone.cancel()
+    samples = int((loop.time() - started) / pbx.time_scale * 8000)
+    if not listen.done():
+        listen.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listen
+        return f"200 result=-1 (hangup) endpos={samples}"
+    digit, _ = listen.result()
+    if digit:
+        return f"200 result={ord(digit)} (dtmf) endpos={samples}"
+    return f"200 result=0 (timeout) endpos={samples}"
 
 
 async def _later_hangup(pbx: Pbx, ch: SimChannel) -> None:

@@ -17,6 +17,7 @@ import phonenumbers
 from ccserver.channels.voice.calls import Call, Phase
 from ccserver.channels.voice.errors import AgiLinkLost, CallGone
 from ccserver.channels.voice.ivr_driver import AgiCommand, VoiceIvrDriver, parse_agi_result
+from ccserver.channels.voice.voicemail import take_voicemail
 from ccserver.domain import Channel, Direction
 from ccserver.errors import NotFound
 from ccserver.logs import get_logger
@@ -90,11 +91,8 @@ async def _inbound(vc: VoiceChannel, call: Call) -> None:
         await vc.request_callback(call, route.queue, route.number or call.caller_id)
     elif isinstance(route, a.Transfer):
         await vc.transfer_caller_to_number(call, route.number)
-    else:  # Voicemail: ccserver records no audio itself; the contact says it was left
-        i.attributes["outcome"] = "voicemail"
-        call.closed = True
-        await cc.customer_left(i.id, "voicemail")
-        await vc.safe_hangup(call.channel)
+    elif isinstance(route, a.Voicemail):
+        await take_voicemail(vc, call, i, route)
 
 
 def _ivr_fields(session: IvrSession) -> dict[str, Any]:
