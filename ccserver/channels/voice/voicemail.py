@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ccserver.ami.agi import parse_agi_result
+from ccserver.channels.voice.callback_request import callback_task
 from ccserver.channels.voice.calls import Call
 from ccserver.channels.voice.errors import CallGone
-from ccserver.domain import Channel, Direction, Interaction
+from ccserver.domain import Interaction
 from ccserver.logs import get_logger
 from ivr import actions as a
 
@@ -69,24 +70,13 @@ async def _call_back(
     vc: VoiceChannel, call: Call, i: Interaction, vm: a.Voicemail, ref: str, seconds: float
 ) -> None:
     """The message becomes a callback task for the voicemail's queue."""
-    cc = vc.cc
     number = str(i.attributes.get("caller_id") or call.caller_id)
-    task = await cc.new_interaction(
-        Channel.CALLBACK,
-        direction=Direction.OUTBOUND,
-        customer_id=i.customer_id,
-        attributes={
-            **dict(vm.attributes),
-            "callback_number": number,
-            "caller_id": number,
-            "related_contact_id": i.contact_id,
-            "voicemail_ref": ref,
-            "voicemail_s": seconds,
-            "source": "voicemail",
-            "subject": "Voicemail",
-        },
-    )
+    task = await callback_task(
+        vc, i, number,
+        **dict(vm.attributes), voicemail_ref=ref, voicemail_s=seconds, source="voicemail",
+        subject="Voicemail",
+    )  # fmt: skip
     if vc.park_until_open is not None:
         await vc.park_until_open(task.id, vm.queue)
     else:
-        await cc.enqueue(task.id, vm.queue)
+        await vc.cc.enqueue(task.id, vm.queue)
