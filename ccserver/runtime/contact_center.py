@@ -297,11 +297,11 @@ class ContactCenter(DecisionEffects):
         if adapter is None:
             raise ValidationFailed(f"{i.channel.value} has no call controls")
         now = self.clock()
-        if action == "hold":
-            i.attributes["hold_started"] = now
-        elif action == "unhold":
+        result = await adapter.control(i, action, params)  # refused: the hold clock untouched
+        if action in ("hold", "consult"):  # a consult keeps the caller on music: hold time
+            i.attributes.setdefault("hold_started", now)
+        elif action in ("unhold", "consult_cancel"):
             self._close_hold(i, now)
-        result = await adapter.control(i, action, params)
         if action == "record":
             i.attributes["recording_ref"] = result.get("recording_ref")
         i.attributes["held"] = "hold_started" in i.attributes

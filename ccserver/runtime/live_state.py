@@ -119,6 +119,19 @@ class LiveState:
             i.attributes["hold_s"] = float(i.attributes.get("hold_s", 0.0)) + now - started
             i.attributes["held"] = False
 
+    async def consult_changed(self, i: Interaction, result: str | None = None) -> None:
+        """The voice channel's consult moved on by itself. ``result`` set: it is over without
+        a transfer (no_answer, busy, failed, target_hung_up, caller_left) - the agent is back
+        with the caller, so the hold that started with the consult ends, and the console is
+        told why with a ``consult_result`` frame."""
+        if result is not None:
+            self._close_hold(i, self.clock())
+            i.attributes["consult_result"] = result
+            if i.agent_id:
+                frame = {"interaction_id": i.id, "result": result}
+                await self._publish(agent_topic(i.agent_id), "consult_result", frame)
+        await self._publish_interaction(i)
+
     async def _finish(self, i: Interaction) -> None:
         await self.writer.updated(i)
         await self.durable.ended(i)
@@ -149,6 +162,8 @@ class LiveState:
             "contact_id": i.contact_id,
             "disposition": i.disposition,
             "held": bool(i.attributes.get("held")),
+            # An attended transfer in progress: {"state": dialing|talking, "target", "kind"}.
+            "consult": i.attributes.get("consult"),
             "caller": i.attributes.get("caller_id") or i.attributes.get("from"),
             "timestamps": i.timestamps,
         }

@@ -147,6 +147,9 @@ async def bridge(s: AmiSession, a: Action) -> None:
         s.respond(a, "Error", [("Message", f"Channel does not exist: {missing}")])
         return
     s.respond(a, "Success", [("Message", "Channels have been bridged")])
+    # Asterisk's Bridge action sets its own after-bridge location on both channels, replacing
+    # any F() of a Bridge() application they were in; the simulator keeps its plain rule.
+    one.after_bridge = two.after_bridge = None
     s.pbx.bridge(one, two)
 
 

@@ -64,6 +64,9 @@ class SimChannel:
     moh: bool = False
     recording: str | None = None
     spying_on: SimChannel | None = None
+    # Bridge(<this channel>,F(context^exten^priority)): where this channel goes, instead of
+    # hanging up, when the channel that ran Bridge() hangs up (Asterisk's after-bridge goto).
+    after_bridge: tuple[str, str] | None = None
     # Set once an Originate that created this channel has sent its OriginateResponse.
     originate_reported: asyncio.Event | None = None
 

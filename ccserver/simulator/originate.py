@@ -4,6 +4,7 @@ run the application (Wait, Bridge, ChanSpy, AGI) or the dialplan on the answered
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 
 from ccserver.simulator.channel import (
@@ -224,6 +225,13 @@ async def _dial_local(
     return None, REASON_BUSY if one.hangup_cause == 17 else REASON_FAILED
 
 
+def _callee_go_on(options: str) -> tuple[str, str] | None:
+    """Bridge()'s ``F(context^exten^priority)`` option: where the bridged party continues
+    when the caller of Bridge() hangs up. The bare ``F`` (next priority) is not modelled."""
+    match = re.search(r"F\(([^)^]+)\^([^)^]+)\^[^)]*\)", options)
+    return (match.group(1), match.group(2)) if match else None
+
+
 async def _after_answer(pbx: Pbx, req: OriginateRequest, ch: SimChannel) -> None:
     if ch.gone.is_set():
         return  # hung up between the answer and its application (Bridge must not run)
@@ -237,11 +245,13 @@ async def _after_answer(pbx: Pbx, req: OriginateRequest, ch: SimChannel) -> None
         await pbx.sleep(float(req.data or 0))
         pbx.hangup(ch, 16)
     elif app == "bridge":
-        target = pbx.find_channel(req.data.split(",")[0])
+        name, _, options = req.data.partition(",")
+        target = pbx.find_channel(name)
         if target is None:
             pbx.hangup(ch, 16)
             return
         pbx.bridge(ch, target)
+        target.after_bridge = _callee_go_on(options)
     elif app == "chanspy":
         target_name, _, options = req.data.partition(",")
         target = pbx.find_channel(target_name) or next(

@@ -214,7 +214,9 @@ class Pbx:
             # Bridge(): when one side leaves, the other's application ends and it hangs up.
             (other,) = bridge.channels
             self.leave_bridge(other)
-            self.hangup(other, cause, request=False)
+            goto, other.after_bridge = other.after_bridge, None
+            if goto is None or not self.enter_context(other, *goto):
+                self.hangup(other, cause, request=False)
 
     # -- bridges -------------------------------------------------------------------------
     def bridge(self, first: SimChannel, second: SimChannel) -> SimBridge:

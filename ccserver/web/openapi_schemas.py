@@ -304,6 +304,11 @@ def _body(props: dict[str, Schema], required: tuple[str, ...] = ()) -> Schema:
     return {"type": "object", "properties": props, "required": list(required)}
 
 
+CONTROL_ACTIONS = (
+    *("hold", "unhold", "hangup", "survey", "record", "stop_record", "dtmf"),
+    *("consult", "consult_complete", "consult_cancel"),
+)
+
 # The agent console and supervisor actions (ccserver/web/routes_console.py): live state, so
 # their answers are documented as objects; the WebSocket /ws carries the details.
 CONSOLE_SCHEMAS: dict[str, Schema] = {
@@ -315,9 +320,23 @@ CONSOLE_SCHEMAS: dict[str, Schema] = {
     "Control": _body(
         {
             "action": {
-                "enum": ["hold", "unhold", "hangup", "survey", "record", "stop_record", "dtmf"]
+                "enum": list(CONTROL_ACTIONS),
+                "description": (
+                    "consult: attended transfer - the caller goes on hold (music, counted as"
+                    " hold time) and the agent's phone is connected to `number` (an outside"
+                    " number) or `agent_id` (a logged-in agent's phone); give exactly one."
+                    " consult_complete: the caller is bridged with the consulted party, the"
+                    " agent goes to wrap-up (transfer_kind attended). consult_cancel: the"
+                    " consulted party is hung up, the agent is back with the caller. If the"
+                    " target does not answer or hangs up, the agent is back with the caller"
+                    " and a `consult_result` frame says why. Out of sequence: 409"
+                    " consult_conflict; an agent who cannot be called: 422"
+                    " consult_target_unavailable."
+                ),
             },
             "digits": null({"type": "string", "pattern": "^[0-9*#]{1,32}$"}),
+            "number": null({"type": "string", "pattern": "^\\+?[0-9]{2,20}$"}),
+            "agent_id": null({"type": "string", "minLength": 1, "maxLength": 64}),
         },
         ("action",),
     ),

@@ -310,7 +310,9 @@ def console_paths() -> dict[str, Any]:
         },
         f"{i}/accept": action("Accept an offered interaction"),
         f"{i}/reject": action("Reject an offered interaction"),
-        f"{i}/control": action("Hold, unhold, hang up, record, send DTMF", "Control"),
+        f"{i}/control": action(
+            "Hold, unhold, hang up, record, send DTMF, consult (attended transfer)", "Control"
+        ),
         f"{i}/transfer": action("Transfer to a queue, an agent or a number", "Transfer"),
         f"{i}/wrap-up": action("Finish wrap-up with a disposition", "WrapUp"),
         f"{sup}/wallboard": {

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from ccserver.channels.voice.errors import ConsultConflict
 from ccserver.errors import NotFound, ValidationFailed
 from ccserver.runtime.contact_center import AgentInfo, ContactCenter
 from ccserver.web.auth import Principal, client_ip, require
@@ -24,9 +25,18 @@ class StateBody(BaseModel):
     reason: str | None = Field(None, max_length=40)
 
 
+NUMBER = r"^\+?[0-9]{2,20}$"  # dialled through Local/<number>@outbound: digits only
+
+
 class ControlBody(BaseModel):
-    action: Literal["hold", "unhold", "hangup", "survey", "record", "stop_record", "dtmf"]
+    action: Literal[
+        "hold", "unhold", "hangup", "survey", "record", "stop_record", "dtmf",
+        "consult", "consult_complete", "consult_cancel",
+    ]  # fmt: skip
     digits: str | None = Field(None, pattern=r"^[0-9*#]{1,32}$")
+    # consult: whom to call, an outside number or another agent (exactly one of them)
+    number: str | None = Field(None, pattern=NUMBER)
+    agent_id: str | None = Field(None, min_length=1, max_length=64)
 
 
 class TransferBody(BaseModel):
@@ -121,6 +131,13 @@ async def control(request: web.Request) -> web.Response:
     if body.action == "dtmf" and not body.digits:
         raise ValidationFailed("dtmf needs digits")
     params: dict[str, Any] = {"digits": body.digits} if body.digits else {}
+    if body.action == "consult":
+        if (body.number is None) == (body.agent_id is None):
+            raise ValidationFailed(
+                "consult needs either a number or an agent_id",
+                details={"fields": [{"field": "number", "message": "number or agent_id"}]},
+            )
+        params = {"number": body.number} if body.number else {"agent_id": body.agent_id}
     return web.json_response(await cc.control(iid, p.user_id, body.action, params))
 
 
@@ -129,6 +146,8 @@ async def transfer(request: web.Request) -> web.Response:
     body = await read_model(request, TransferBody)
     cc = _cc(request)
     iid = request.match_info["id"]
+    if cc.get(iid).attributes.get("consult"):  # the caller is parked for the consult
+        raise ConsultConflict("finish or cancel the consult before a blind transfer")
     if body.queue:
         await cc.transfer_to_queue(iid, p.user_id, body.queue)
     elif body.number or body.agent_id:

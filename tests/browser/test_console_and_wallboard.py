@@ -586,3 +586,83 @@ def test_agent_ends_a_call_with_the_survey(
         assert server.cc.get(iid).state == InteractionState.WRAP_UP
     finally:
         ctx.close()
+
+
+async def _consult_progress(
+    server: LiveServer, iid: str, state: str | None, result: str | None = None
+) -> None:
+    """What the voice channel does as a consult moves on (the RecordingAdapter only records):
+    the interaction's ``consult`` changes and the console is told."""
+    i = server.cc.get(iid)
+    if state is None:
+        i.attributes.pop("consult", None)
+    else:
+        i.attributes["consult"] = {"state": state, "target": "+15550001111", "kind": "number"}
+    await server.cc.consult_changed(i, result)
+
+
+def test_agent_consults_then_cancels_or_completes_the_transfer(
+    live_server: LiveServer, browser: Any, seeded: dict[str, Any]
+) -> None:
+    """Attended transfer from the console: Consult (a number or an agent), then Cancel
+    consult or Complete transfer, each shown only while it applies."""
+    server = live_server
+    erin = server.call(
+        UserService(server.sessions()).create_user(
+            "erin", PASSWORD, role="agent", display_name="Erin Diaz", endpoint="PJSIP/1005"
+        )
+    ).id
+    server.call(_only_agent(server, erin))
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = ctx.new_page()
+        login(page, server.url, "/console", "erin")
+        expect(page.locator("#link")).to_have_attribute("aria-label", "Connection: open")
+        page.get_by_role("button", name="Ready", exact=True).click()
+        expect(page.locator("#agent-state")).to_have_text("ready")
+        iid = server.call(_call(server, seeded["customer_id"]))
+        page.locator(".card.offer").get_by_role("button", name="Accept").click()
+        card = page.locator(f'.card.interaction[data-id="{iid}"]')
+        expect(card).to_contain_text("connected")
+        complete = card.get_by_role("button", name="Complete transfer")
+        cancel = card.get_by_role("button", name="Cancel consult")
+        expect(complete).to_have_count(0)
+        expect(cancel).to_have_count(0)
+
+        # Consult an outside number: the console asks the voice channel for it.
+        card.get_by_role("textbox", name="Consult number or agent").fill("+1 555 000 1111")
+        card.get_by_role("button", name="Consult", exact=True).click()
+        expect(page.locator("body")).to_contain_text("consult: done")
+        sent = [p for a, i, p in server.voice.calls if i == iid and a == "consult"]
+        assert sent == [{"number": "+15550001111"}]
+        # Ringing: only cancel (and hang up); the caller is parked, so no hold or transfer.
+        server.call(_consult_progress(server, iid, "dialing"))
+        expect(cancel).to_be_visible()
+        expect(complete).to_have_count(0)
+        expect(card.get_by_role("button", name="Hold")).to_have_count(0)
+        expect(card.get_by_role("form", name="Transfer")).to_have_count(0)
+        expect(card.get_by_role("status")).to_contain_text("Calling +15550001111")
+        server.call(_consult_progress(server, iid, "talking"))
+        expect(complete).to_be_visible()
+        assert _unnamed_controls(page) == []
+        cancel.click()
+        expect(page.locator("body")).to_contain_text("consult cancel: done")
+        assert server.voice.actions(iid)[-1] == "consult_cancel"
+        # The target never answered on a second try: back with the caller, and told.
+        server.call(_consult_progress(server, iid, None, "no_answer"))
+        expect(card.get_by_role("button", name="Hold")).to_be_visible()
+        expect(cancel).to_have_count(0)
+        expect(page.locator("body")).to_contain_text("Consult: no answer")
+
+        # Consult another agent by id, then complete the transfer.
+        card.get_by_role("textbox", name="Consult number or agent").fill("bob")
+        card.get_by_role("button", name="Consult", exact=True).click()
+        expect(page.locator("body")).to_contain_text("consult: done")
+        sent = [p for a, i, p in server.voice.calls if i == iid and a == "consult"]
+        assert sent[-1] == {"agent_id": "bob"}
+        server.call(_consult_progress(server, iid, "talking"))
+        complete.click()
+        expect(page.locator("body")).to_contain_text("consult complete: done")
+        assert server.voice.actions(iid)[-1] == "consult_complete"
+    finally:
+        ctx.close()

@@ -73,6 +73,8 @@ class VoiceChannel:
         self.by_interaction: dict[str, Call] = {}
         self.legs: dict[str, str] = {}  # ChannelId of a leg we originated -> channel name
         self.leg_owner: dict[str, Call] = {}  # answered agent leg channel -> customer call
+        # channel -> run once at its Hangup, before the usual handling (a consult's legs)
+        self.hangup_hooks: dict[str, Callable[[], None]] = {}
         self.reconciled = 0  # calls closed because their channel vanished during an outage
         self.resyncs = 0  # completed reconciliations after a reconnect
         self.resynced_at = 0.0  # monotonic time the last one finished
@@ -173,6 +175,9 @@ class VoiceChannel:
         channel = ev.get("Channel") or ""
         self.agi.channel_gone(channel)
         self.legs.pop(ev.get("Uniqueid") or "", None)
+        hook = self.hangup_hooks.pop(channel, None)
+        if hook is not None:
+            hook()
         call = self.calls.pop(channel, None)
         if call is not None:
             call.gone.set()

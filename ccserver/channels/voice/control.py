@@ -4,7 +4,8 @@ hold / unhold: Redirect customer and agent leg into ``ccserver-hold`` (music), t
 ``Bridge`` action joins them again. record / stop_record: MixMonitor on the customer channel
 (``{"recording_ref": file}``). dtmf: PlayDTMF per digit. transfer: to a number
 (``Local/<n>@outbound``) or to another agent's endpoint, bridged with the customer; the
-agent's own leg ends. transfer_queue: the customer goes back under AsyncAGI control, waiting
+agent's own leg ends. consult / consult_complete / consult_cancel: attended transfer (see
+:mod:`.consult`). transfer_queue: the customer goes back under AsyncAGI control, waiting
 as the new interaction. monitor: Originate the supervisor's endpoint into ChanSpy
 (listen ``q``, whisper ``qw``, barge ``qB``). Routing's overflow actions (callback,
 voicemail, disconnect) end the call with a short prompt.
@@ -15,8 +16,9 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from ccserver.channels.voice import consult
 from ccserver.channels.voice.calls import Call, Phase
-from ccserver.channels.voice.errors import CallGone, NoCallControl
+from ccserver.channels.voice.errors import CallGone, ConsultConflict, NoCallControl
 
 if TYPE_CHECKING:
     from ccserver.channels.voice.channel import VoiceChannel
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
 
 SPY_OPTIONS = {"listen": "q", "whisper": "qw", "barge": "qB"}
 OVERFLOW_PROMPTS = {"callback": "callback-confirm", "voicemail": "leave-message"}
+# What a consult in progress allows besides its own steps: these do not move the caller or
+# the agent's phone, which the consult has parked and bridged.
+DURING_CONSULT = frozenset({"hangup", "record", "stop_record", "monitor"})
 
 
 def _agent_leg(call: Call) -> str:
@@ -35,6 +40,14 @@ def _agent_leg(call: Call) -> str:
 async def apply(
     vc: VoiceChannel, call: Call, i: Interaction, action: str, params: dict[str, Any]
 ) -> dict[str, Any]:
+    if action == "consult":
+        return await consult.start(vc, call, i, params)
+    if action == "consult_complete":
+        return await consult.complete(vc, call, i)
+    if action == "consult_cancel":
+        return await consult.cancel(vc, call, i)
+    if call.consult is not None and action not in DURING_CONSULT:
+        raise ConsultConflict(f"finish or cancel the consult before {action}")
     if action == "hold":
         if call.phase != Phase.CONNECTED:
             raise NoCallControl(f"cannot hold a call that is {call.phase.value}")

@@ -25,6 +25,19 @@ class NoCallControl(ValidationFailed):
     code = "no_call_control"
 
 
+class ConsultConflict(Conflict):
+    """A consult step out of sequence (complete or cancel with no consult, a second consult,
+    complete before the consulted party answered): the call is left as it was."""
+
+    code = "consult_conflict"
+
+
+class ConsultTargetUnavailable(NoCallControl):
+    """The agent to consult is not logged in, has no phone, or is the consulting agent."""
+
+    code = "consult_target_unavailable"
+
+
 class VoiceOff(VoiceError):
     """Voice is configured off (``asterisk.mode = "off"``) or the AMI link never came up."""
 

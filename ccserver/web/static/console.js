@@ -4,6 +4,7 @@
 import {
   api, attempt, chime, clock, duration, fill, h, Live, logout, notify, unlockAudio, $,
 } from "/static/common.js";
+import { consultControls, consultForm, consultResult, initConsult } from "/static/console_consult.js";
 import { initCustomerTools, renderPop } from "/static/console_customer.js";
 import { followUpProblem, initCrmTools, renderCrm, scheduleFollowUp } from "/static/console_crm.js";
 import {
@@ -97,6 +98,9 @@ const live = new Live(
     chat_ended(data) {
       chatEnded(data);
       renderInteractions();
+    },
+    consult_result(data) {
+      consultResult(data);
     },
     callback_result(data) {
       const text = CALLBACK_RESULTS[data.result] || data.result;
@@ -206,6 +210,8 @@ function renderInteractions() {
           h("button", { type: "button", class: "danger", onclick: () => control(i.id, "hangup") }, i.channel === "chat" ? "End chat" : "Close"),
           transferForm(i),
         );
+      } else if (i.state === "connected" && i.consult) {
+        controls.push(...consultControls(i));
       } else if (i.state === "connected") {
         controls.push(
           h("button", { type: "button", "aria-keyshortcuts": "Alt+H", onclick: () => control(i.id, i.held ? "unhold" : "hold") }, i.held ? "Resume" : "Hold"),
@@ -216,6 +222,7 @@ function renderInteractions() {
           // The customer stays on the line for the keypad survey (CSAT, NPS); you wrap up.
           h("button", { type: "button", onclick: () => control(i.id, "survey") }, "End with survey"),
           transferForm(i),
+          consultForm(i),
           dtmfForm(i),
         );
       }
@@ -295,7 +302,7 @@ function dtmfForm(i) {
       "aria-label": "Send DTMF",
       onsubmit: (ev) => {
         ev.preventDefault();
-        if (input.value) control(i.id, "dtmf", input.value).then(() => (input.value = ""));
+        if (input.value) control(i.id, "dtmf", { digits: input.value }).then(() => (input.value = ""));
       },
     },
     input,
@@ -382,8 +389,8 @@ async function reject(id) {
   }
 }
 
-async function control(id, action, digits) {
-  const body = digits ? { action, digits } : { action };
+async function control(id, action, params) {
+  const body = { action, ...(params || {}) };
   const res = await attempt(() => api("POST", `/api/v1/interactions/${id}/control`, body));
   if (res) notify(`${action.replace("_", " ")}: done.`);
   return res;
@@ -460,6 +467,7 @@ function init() {
   $("wrapup").addEventListener("submit", wrapUp);
   initCustomerTools(st);
   initCrmTools(st);
+  initConsult(st, control, renderInteractions);
   document.addEventListener("keydown", onKey);
   // The offer chime needs one user gesture after a page load (browser autoplay rules).
   for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, unlockAudio, { once: true });
