@@ -238,3 +238,24 @@ async def test_caller_hangs_up_during_the_consult(vapp: VoiceApp) -> None:
     assert contact.hold_s is not None and contact.hold_s > 0
     sim.hangup(agent_leg)
     await eventually(lambda: target not in sim.channels, what="consult over")
+
+
+async def test_target_gone_while_the_ami_link_was_down(vapp: VoiceApp) -> None:
+    """The consulted party hangs up while ccserver is blind (the AMI link dropped): the
+    reconciliation after the reconnect ends the consult as if the hang-up had been seen,
+    and the agent is back with the caller instead of stuck in a consult that is over."""
+    cc, voice, sim = vapp.cc, vapp.voice, vapp.sim
+    await vapp.agent("agent1001")
+    iid, customer, agent_leg = await _connected(vapp)
+    await cc.control(iid, "agent1001", "consult", {"number": NUMBER})
+    await _consult_state(vapp, iid, "talking")
+    target = sim.channels[agent_leg].bridged_with
+    assert target is not None and voice.conn is not None
+    resyncs = voice.resyncs
+    sim.drop_connections()
+    sim.hangup(target)
+    await eventually(lambda: voice.resyncs > resyncs, what="reconnected and reconciled")
+    await eventually(lambda: _bridged(vapp, customer, agent_leg), what="back with the caller")
+    i = cc.get(iid)
+    assert i.attributes["consult_result"] == "target_hung_up"
+    assert i.state == InteractionState.CONNECTED and not i.attributes.get("consult")

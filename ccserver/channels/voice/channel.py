@@ -222,6 +222,10 @@ class VoiceChannel:
         self.agi.link_lost()  # surviving callers' IVR / queue loops pick up again (inbound)
         events = listing.events if isinstance(listing, EventList) else []
         alive = {ev.get("Channel") for ev in events}
+        # Hang-ups missed while blind, for the channels someone waits on (a consult's
+        # target, agent or caller leg): as if the Hangup event had come, first.
+        for channel in [c for c in self.hangup_hooks if c not in alive]:
+            self.hangup_hooks.pop(channel)()
         for channel, call in list(self.calls.items()):
             if channel in alive:
                 continue
