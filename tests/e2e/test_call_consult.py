@@ -259,3 +259,29 @@ async def test_target_gone_while_the_ami_link_was_down(vapp: VoiceApp) -> None:
     i = cc.get(iid)
     assert i.attributes["consult_result"] == "target_hung_up"
     assert i.state == InteractionState.CONNECTED and not i.attributes.get("consult")
+
+
+@pytest.mark.parametrize("stage", ["dialing", "talking"])
+async def test_agent_phone_hangs_up_during_the_consult_caller_goes_back_to_the_queue(
+    vapp: VoiceApp, stage: str
+) -> None:
+    """The agent's phone drops mid-consult (ringing or talking): the consulted leg ends
+    with it, and the caller is queued again rather than left on music or hung up on."""
+    cc, sim = vapp.cc, vapp.sim
+    if stage == "dialing":
+        sim.set_endpoint(f"PJSIP/{NUMBER}", never_answer=True)
+    await vapp.agent("agent1001")
+    iid, customer, agent_leg = await _connected(vapp)
+    await cc.control(iid, "agent1001", "consult", {"number": NUMBER})
+    await _consult_state(vapp, iid, stage)
+    await cc.agent_not_ready("agent1001", "break")  # nobody is free: the caller must wait
+    sim.hangup(agent_leg)
+    i = cc.get(iid)
+    await eventually(lambda: "transferred_to" in i.attributes, what="requeued")
+    leg = cc.get(i.attributes["transferred_to"])
+    await eventually(lambda: leg.state == InteractionState.QUEUED, what="back in the queue")
+    assert leg.queue == i.queue and customer in sim.channels  # never hung up on
+    assert i.attributes["consult_result"] == "agent_left"
+    await eventually(
+        lambda: not any(NUMBER in n for n in sim.channels), what="the consulted leg gone"
+    )

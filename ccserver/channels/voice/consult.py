@@ -19,6 +19,10 @@ CancelAtxfer (Asterisk 16+). The primitives above each report their outcome
 12, and are the ones ccserver's hold / blind transfer already use, so the simulator emulates
 them faithfully: the only addition there is the ``F()`` option of Bridge().
 
+The agent's phone hanging up during the consult: the consulted leg cannot be kept (an
+Originate'd Bridge() ends when its bridged party leaves, so "hang up to transfer" as with
+Atxfer is not possible here), so the caller goes back to the queue; never dropped.
+
 The consult's state lives in the call record (``Call.consult``, table ``CONSULT_STEPS``);
 Hangups of the three channels involved reach it through ``VoiceChannel.hangup_hooks``.
 """
@@ -35,11 +39,13 @@ from ccserver.channels.voice.errors import (
     ConsultTargetUnavailable,
     NoCallControl,
 )
+from ccserver.logs import get_logger
 
 if TYPE_CHECKING:
     from ccserver.channels.voice.channel import VoiceChannel
     from ccserver.domain import Interaction
 
+log = get_logger(__name__)
 HOLD = "ccserver-hold"
 RING_S = 30.0  # how long the consulted party may ring before the agent is back with the caller
 # Why the agent asking for this cannot have it now (per consult state; None: no consult).
@@ -194,9 +200,23 @@ def _left(vc: VoiceChannel, call: Call, i: Interaction, consult: Consult, event:
         # ends as the caller left (VoiceChannel.caller_gone, right after this hook).
         vc.spawn(vc.cc.consult_changed(i, "caller_left"), "voice-consult-caller-left")
         return
-    # The agent's phone is gone: as with a held call, the caller (alone on music) and the
-    # consulted party are released; the caller's Hangup closes the interaction.
-    vc.spawn(_release(vc, ringing, call.channel), "voice-consult-agent-left")
+    # The agent's phone is gone: the consulted leg goes with it (ringing, or ending with
+    # its Bridge()), so nobody can take the caller now. The caller goes back to the queue
+    # (a new leg ahead of equal-priority callers), never left alone on music or hung up on.
+    vc.spawn(_requeue(vc, call, i, ringing), "voice-consult-agent-left")
+
+
+async def _requeue(vc: VoiceChannel, call: Call, i: Interaction, ringing: str | None) -> None:
+    await vc.safe_hangup(ringing)
+    call.phase = Phase.CONNECTED  # transfer_to_queue takes a connected call
+    i.attributes["consult_result"] = "agent_left"
+    if i.agent_id and i.queue:
+        try:
+            await vc.cc.transfer_to_queue(i.id, i.agent_id, i.queue)
+            return
+        except Exception:
+            log.exception("caller not requeued after the agent hung up", channel=call.channel)
+    await vc.safe_hangup(call.channel)
 
 
 async def _release(vc: VoiceChannel, *channels: str | None) -> None:
