@@ -6,7 +6,7 @@ import {
 } from "/static/common.js";
 import { consultControls, consultForm, consultResult, initConsult } from "/static/console_consult.js";
 import { initCustomerTools, renderPop } from "/static/console_customer.js";
-import { followUpProblem, initCrmTools, renderCrm, scheduleFollowUp } from "/static/console_crm.js";
+import { initCrmTools, renderCrm } from "/static/console_crm.js";
 import {
   chatEnded,
   chatHistory,
@@ -16,8 +16,15 @@ import {
   forget,
   textPane,
 } from "/static/console_text.js";
+import {
+  initWrapUp,
+  renderDispositions,
+  renderReasons,
+  renderWrapUp,
+  wrapTarget,
+  wrapUp,
+} from "/static/console_wrapup.js";
 
-const REASONS = ["break", "lunch", "training", "meeting", "after_call_work", "coaching"];
 const TERMINAL = new Set(["completed", "abandoned"]);
 const CALLBACK_RESULTS = {
   answered: "connected",
@@ -310,34 +317,6 @@ function dtmfForm(i) {
   );
 }
 
-function wrapTarget() {
-  const inWrap = [...st.interactions.values()].filter((i) => i.state === "wrap_up" || i.state === "transferred");
-  return inWrap.find((i) => i.id === st.selected) || inWrap[0] || null;
-}
-
-function renderReasons(configured) {
-  // The configured reasons when the server sends them, else the shipped default list.
-  const reasons = configured && configured.length ? configured : REASONS;
-  const sel = $("reason");
-  const current = sel.value;
-  fill(sel, reasons.map((r) => h("option", { value: r }, r.replaceAll("_", " "))));
-  if (reasons.includes(current)) sel.value = current;
-}
-
-function renderDispositions() {
-  const sel = $("disposition");
-  const current = sel.value;
-  fill(sel, h("option", { value: "" }, "— choose —"), st.dispositions.map((d) => h("option", { value: d }, d.replaceAll("_", " "))));
-  sel.value = current;
-}
-
-function renderWrapUp() {
-  const form = $("wrapup");
-  const target = wrapTarget();
-  form.hidden = !target;
-  form.dataset.id = target ? target.id : "";
-}
-
 // --- timers (1 s) ---------------------------------------------------------------------------
 function tickCountdowns() {
   for (const el of document.querySelectorAll(".countdown")) {
@@ -404,34 +383,6 @@ async function record(id, on) {
   }
 }
 
-async function wrapUp(ev) {
-  ev.preventDefault();
-  const target = wrapTarget();
-  if (!target) return;
-  const disposition = $("disposition").value;
-  if (!disposition) {
-    notify("Choose a disposition before finishing wrap-up.", "error");
-    $("disposition").focus();
-    return;
-  }
-  const problem = followUpProblem();
-  if (problem) {
-    notify(problem, "error");
-    return;
-  }
-  const body = { disposition, notes: $("notes").value || null, fcr: $("fcr").checked };
-  const done = await attempt(() => api("POST", `/api/v1/interactions/${target.id}/wrap-up`, body));
-  if (done) {
-    const followUp = await scheduleFollowUp(target);
-    st.interactions.delete(target.id);
-    forget(target.id);
-    if (st.selected === target.id) st.selected = null;
-    $("wrapup").reset();
-    if (!followUp) notify("Wrap-up saved.");
-    render();
-  }
-}
-
 // --- keyboard shortcuts ----------------------------------------------------------------------
 function onKey(ev) {
   if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
@@ -468,6 +419,7 @@ function init() {
   initCustomerTools(st);
   initCrmTools(st);
   initConsult(st, control, renderInteractions);
+  initWrapUp(st, render);
   document.addEventListener("keydown", onKey);
   // The offer chime needs one user gesture after a page load (browser autoplay rules).
   for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, unlockAudio, { once: true });
