@@ -81,6 +81,7 @@ class Call:
     pending_announcements: asyncio.Queue[tuple[int, float]] = field(default_factory=asyncio.Queue)
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     back_in_agi: asyncio.Event = field(default_factory=asyncio.Event)
+    bridged: asyncio.Event = field(default_factory=asyncio.Event)  # BridgeEnter..BridgeLeave
     recording: str | None = None
     hold_generation: int = 0  # the newest hold loop owns the channel; older ones stop
     consult: Consult | None = None  # an attended transfer in progress

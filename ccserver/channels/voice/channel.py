@@ -145,6 +145,10 @@ class VoiceChannel:
             self._on_hangup(ev)
         elif name == "OriginateResponse":
             self.originator.on_response(ev)
+        elif name in ("BridgeEnter", "BridgeLeave"):
+            call = self.calls.get(ev.get("Channel") or "")
+            if call is not None:
+                (call.bridged.set if name == "BridgeEnter" else call.bridged.clear)()
         elif name == "Newchannel":
             uid = ev.get("Uniqueid") or ""
             if uid.startswith("ccs-"):
@@ -214,6 +218,16 @@ class VoiceChannel:
             driver.hangup(self.cc.clock())
             i.attributes.update(_ivr_fields(driver.session))
         await self.cc.customer_left(iid)
+
+    async def bridge_settled(self, call: Call, wait_s: float = 2.0) -> None:
+        """Until the customer is in the bridge with the agent's phone. The phone's answer
+        (OriginateResponse) comes just before its Bridge() application joins the customer:
+        a Redirect sent in between (hold or consult at once after answering) would be undone
+        by that join, the customer pulled out of the music. Bounded: a bridge that never
+        shows up does not block the agent's action."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                await call.bridged.wait()
 
     async def resync(self, conn: AmiConnection) -> None:
         """After a reconnect: calls whose channel vanished while we were blind are closed."""

@@ -87,6 +87,7 @@ async def start(
     else:
         target, kind, dial = str(agent_id), "agent", _agent_endpoint(vc, call, str(agent_id))
     if call.phase == Phase.CONNECTED:  # already held: both are on music already
+        await vc.bridge_settled(call)
         await vc.redirect(
             call.channel, HOLD, ExtraChannel=agent_leg,
             ExtraContext=HOLD, ExtraExten="s", ExtraPriority="1",

@@ -51,6 +51,7 @@ async def apply(
     if action == "hold":
         if call.phase != Phase.CONNECTED:
             raise NoCallControl(f"cannot hold a call that is {call.phase.value}")
+        await vc.bridge_settled(call)
         await vc.redirect(
             call.channel, "ccserver-hold", ExtraChannel=_agent_leg(call),
             ExtraContext="ccserver-hold", ExtraExten="s", ExtraPriority="1",
