@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ccserver.crm import migrate
-from ccserver.crm.database import create_engine, session_factory
 from ccserver.crm.models import Base, Complaint, Contact, Customer, FollowUp
 from ccserver.crm.rules.config import CrmRules
 from ccserver.crm.rules.surveys import SurveyResponse as Answer
@@ -26,16 +23,6 @@ from ccserver.reports.summary import kpi_summary, tag_rows
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday
 NOW = T0 + dt.timedelta(days=40)
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await migrate.upgrade(db_url)
-    engine = create_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def _contact(n: int, customer: str | None, at: dt.datetime, outcome: str, **kw: Any) -> Contact:

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ccserver.crm import migrate
-from ccserver.crm.database import create_engine, session_factory
 from ccserver.crm.models import AuditEntry, Contact, Message, PendingWork, SurveyResponse
 from ccserver.crm.rules.config import CrmRules, load_crm_rules, parse_crm_rules
 from ccserver.crm.rules.retention import DEFAULT_RULES, RetentionRule
@@ -63,16 +60,6 @@ def test_bad_retention_names_the_key(section: dict[str, object], key: str, probl
         parse_crm_rules({"retention": section}, "site.toml")
     assert caught.value.details == {"file": "site.toml", "key": key}
     assert problem in str(caught.value) and str(caught.value).startswith("site.toml: ")
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await migrate.upgrade(db_url)
-    engine = create_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_scheduler_applies_the_configured_rules(

@@ -5,7 +5,6 @@ link, complaint reopen, retention and the nightly segmentation job."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ccserver.bus import InMemoryBus
-from ccserver.crm import migrate
 from ccserver.crm.audit import Actor
-from ccserver.crm.database import create_engine, session_factory
 from ccserver.crm.models import AuditEntry, Customer, CustomerIdentity, Message, Order
 from ccserver.crm.rules.config import CrmRules
 from ccserver.crm.rules.errors import InvalidAnswer
@@ -30,16 +27,6 @@ from ccserver.runtime.scheduler import SURVEY_LINK_TOPIC, WorkflowJobs, check_su
 T0 = dt.datetime(2026, 5, 4, 10, 0, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)
 AGENT = Actor("u-agent", "agent", "10.0.0.1")
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await migrate.upgrade(db_url)
-    engine = create_engine(db_url)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _customers(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
