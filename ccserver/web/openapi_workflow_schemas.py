@@ -57,7 +57,7 @@ def column_schema(model: type[DeclarativeBase], key: str) -> Schema:
 def _is_time(kind: Any) -> bool:
     try:
         return bool(kind.python_type is dt.datetime)
-    except NotImplementedError:
+    except NotImplementedError:  # SQLAlchemy types without a Python type (e.g. NullType)
         return False
 
 

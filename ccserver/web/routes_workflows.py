@@ -340,7 +340,7 @@ async def _answer_by_link(
             await wf.followups.act(follow_up_id, "start", actor=actor)
             await wf.followups.act(follow_up_id, "complete", actor=actor, outcome="answered")
         except MissingAnswers:
-            pass
+            pass  # questions of its own are still open: the follow-up stays for the agent
     return out
 
 

@@ -234,4 +234,4 @@ async def _after_link_loss(vc: VoiceChannel, call: Call, lost_at: float) -> None
                 await vc.agi.run(call.channel, "EXEC StartMusicOnHold default")
             await hold_loop(vc, call)
     except (CallGone, NotFound):
-        pass
+        pass  # gone during the outage: the reconciliation closed it (caller_gone)
