@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from browser_harness import ARTIFACTS, PASSWORD, LiveServer, login, unnamed_controls
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from ccserver.app import SERVICES
@@ -28,11 +29,6 @@ from ccserver.runtime.contact_center import AgentInfo
 from ccserver.web.hub import ALERTS_TOPIC
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover - playwright is a dev dependency
-    pytest.skip("playwright is not installed", allow_module_level=True)
 
 
 async def _seed(server: LiveServer) -> dict[str, Any]:

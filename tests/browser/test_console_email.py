@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from browser_harness import PASSWORD, LiveServer, login
+from playwright.sync_api import expect
 from smtp_relay import ThreadedRelay
 
 from ccserver.channels.setup import TEXT_CHANNELS
@@ -24,11 +25,6 @@ from ccserver.crm.users import UserService
 from ccserver.settings import PACKAGE_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # pragma: no cover - playwright is a dev dependency
-    pytest.skip("playwright is not installed", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

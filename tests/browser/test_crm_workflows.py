@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from browser_harness import ARTIFACTS, PASSWORD, LiveServer, login, unnamed_controls
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from ccserver.app import SERVICES
@@ -30,11 +31,6 @@ from ccserver.crm.users import UserService
 from ccserver.domain import Channel
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # pragma: no cover - playwright is a dev dependency
-    pytest.skip("playwright is not installed", allow_module_level=True)
 
 
 async def _seed(server: LiveServer) -> dict[str, Any]:
